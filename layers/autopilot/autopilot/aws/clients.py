@@ -1,0 +1,43 @@
+"""boto3 clients, created lazily (moto must be active first; cold starts stay short) and cached."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ssm import SSMClient
+
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+
+
+@lru_cache
+def ecs() -> ECSClient:
+    return boto3.client("ecs", config=RETRY_CONFIG)
+
+
+@lru_cache
+def ecr() -> ECRClient:
+    return boto3.client("ecr", config=RETRY_CONFIG)
+
+
+@lru_cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=RETRY_CONFIG)
+
+
+@lru_cache
+def ssm() -> SSMClient:
+    return boto3.client("ssm", config=RETRY_CONFIG)
+
+
+def clear_caches() -> None:
+    """Forget every client (tests and the local emulator switch endpoints and mocks)."""
+    for factory in (ecs, ecr, dynamodb, ssm):
+        factory.cache_clear()

@@ -1,0 +1,135 @@
+"""ECS adapter: describe services and task definitions, register revisions, update services."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from autopilot.refs import ServiceRef, cluster_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+DESCRIBE_SERVICES_BATCH = 10
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    """What DescribeServices says about one service, reduced to what we decide on."""
+
+    ref: ServiceRef
+    arn: str
+    cluster_arn: str
+    task_definition: str
+    tags: dict[str, str]
+    deployment_controller: str = "ECS"
+    status: str = "ACTIVE"
+    deployments: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def task_definition_updatable(self) -> bool:
+        """UpdateService can change the task definition only under the ECS controller."""
+        return self.deployment_controller == "ECS"
+
+
+@dataclass(frozen=True)
+class TaskDefinitionSnapshot:
+    arn: str
+    body: dict[str, Any]
+    tags: tuple[dict[str, str], ...] = ()
+
+    @property
+    def family_revision(self) -> str:
+        return f"{self.body.get('family')}:{self.body.get('revision')}"
+
+
+def _tags(raw: Iterable[Any] | None) -> dict[str, str]:
+    return {str(tag["key"]): str(tag.get("value", "")) for tag in raw or () if "key" in tag}
+
+
+def _chunks(items: list[ServiceRef], size: int) -> Iterator[list[ServiceRef]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class EcsGateway:
+    def __init__(self, client: ECSClient) -> None:
+        self._client = client
+
+    def describe_services(self, refs: Iterable[ServiceRef]) -> dict[ServiceRef, ServiceSnapshot | None]:
+        """One DescribeServices call per cluster and 10 services; a missing or inactive service maps to None."""
+        by_cluster: dict[str, list[ServiceRef]] = defaultdict(list)
+        for ref in refs:
+            by_cluster[ref.cluster].append(ref)
+        found: dict[ServiceRef, ServiceSnapshot | None] = {}
+        for cluster, members in by_cluster.items():
+            for chunk in _chunks(sorted(set(members)), DESCRIBE_SERVICES_BATCH):
+                found.update(dict.fromkeys(chunk))
+                try:
+                    response = self._client.describe_services(
+                        cluster=cluster, services=[ref.name for ref in chunk], include=["TAGS"]
+                    )
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+                        continue
+                    raise
+                for raw in response.get("services", []):
+                    snapshot = self._snapshot(cast(dict[str, Any], raw))
+                    if snapshot.status == "ACTIVE":
+                        found[snapshot.ref] = snapshot
+        return found
+
+    def describe_service_arns(self, cluster_arn: str, arns: list[str]) -> list[ServiceSnapshot]:
+        refs = [ServiceRef.from_arn(arn, cluster_arn) for arn in arns]
+        return [snap for snap in self.describe_services(refs).values() if snap is not None]
+
+    @staticmethod
+    def _snapshot(raw: dict[str, Any]) -> ServiceSnapshot:
+        cluster_arn = str(raw.get("clusterArn", ""))
+        return ServiceSnapshot(
+            ref=ServiceRef.from_arn(str(raw["serviceArn"]), cluster_arn or None),
+            arn=str(raw["serviceArn"]),
+            cluster_arn=cluster_arn,
+            task_definition=str(raw.get("taskDefinition", "")),
+            tags=_tags(raw.get("tags")),
+            deployment_controller=str((raw.get("deploymentController") or {}).get("type", "ECS")),
+            status=str(raw.get("status", "ACTIVE")),
+            deployments=tuple(raw.get("deployments") or ()),
+        )
+
+    def describe_task_definition(self, arn: str) -> TaskDefinitionSnapshot | None:
+        """None when ECS does not know the task definition (deleted, or a typo in the service)."""
+        try:
+            response = self._client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"ClientException", "InvalidParameterException"}:
+                return None
+            raise
+        body = cast(dict[str, Any], response["taskDefinition"])
+        if body.get("status") == "DELETE_IN_PROGRESS":
+            return None
+        tags = tuple({"key": t["key"], "value": t.get("value", "")} for t in response.get("tags", []) if "key" in t)
+        return TaskDefinitionSnapshot(arn=str(body["taskDefinitionArn"]), body=body, tags=tags)
+
+    def register_task_definition(self, request: dict[str, Any]) -> str:
+        response = self._client.register_task_definition(**request)
+        return str(response["taskDefinition"]["taskDefinitionArn"])
+
+    def update_service(self, ref: ServiceRef, task_definition: str) -> None:
+        self._client.update_service(cluster=ref.cluster, service=ref.name, taskDefinition=task_definition)
+
+    def list_cluster_arns(self) -> list[str]:
+        paginator = self._client.get_paginator("list_clusters")
+        return [arn for page in paginator.paginate() for arn in page.get("clusterArns", [])]
+
+    def list_service_arns(self, cluster_arn: str) -> list[str]:
+        paginator = self._client.get_paginator("list_services")
+        return [
+            arn
+            for page in paginator.paginate(cluster=cluster_name(cluster_arn), PaginationConfig={"PageSize": 100})
+            for arn in page.get("serviceArns", [])
+        ]

@@ -1,0 +1,292 @@
+"""The ledger: one DynamoDB table holding the repository → services index, service state and deployments.
+
+Keys (PK, SK):
+- `INDEX#REPO#<registry>/<repo>`, `<cluster>/<service>`  one index entry: this service uses this repository
+- `INDEX#SERVICES`, `<cluster>/<service>`                 the repositories a service was indexed under
+- `SERVICE#<cluster>/<service>`, `STATE`                  frozen flag, quarantined digests, deployed images
+- `SERVICE#<cluster>/<service>`, `DEPLOY#<time>#<id>`     one deployment we started
+- `IDEMPOTENCY#<function>`, `<hash>`                      Powertools idempotency records (TTL `expiration`)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from autopilot.refs import RepositoryRef, ServiceRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SERVICES_INDEX_PK = "INDEX#SERVICES"
+STATE_SK = "STATE"
+TTL_ATTRIBUTE = "expiration"
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+MAX_UNPROCESSED_ROUNDS = 8
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def repo_pk(repository: RepositoryRef) -> str:
+    return f"INDEX#REPO#{repository.key}"
+
+
+def service_pk(ref: ServiceRef) -> str:
+    return f"SERVICE#{ref.key}"
+
+
+def image_attribute(repository: RepositoryRef) -> str:
+    return f"image:{repository.key}"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    service: ServiceRef
+    service_arn: str
+    cluster_arn: str
+
+
+@dataclass(frozen=True)
+class DeployedImage:
+    """What we last deployed from one repository to one service: survives digest pinning."""
+
+    tag: str
+    digest: str
+    task_definition: str
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    frozen: bool = False
+    quarantined: frozenset[str] = frozenset()
+    images: dict[str, DeployedImage] = field(default_factory=dict)
+
+    def deployed(self, repository: RepositoryRef) -> DeployedImage | None:
+        return self.images.get(repository.key)
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    service: ServiceRef
+    previous_task_definition: str
+    new_task_definition: str
+    repository: RepositoryRef
+    image: str
+    tag: str
+    digest: str
+    event_id: str
+    started_at: str
+    status: str = "IN_PROGRESS"
+
+    @property
+    def sort_key(self) -> str:
+        return f"DEPLOY#{self.started_at}#{self.event_id}"
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Ledger:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    # -- repository → services index -------------------------------------------------------------
+    def services_for_repository(self, repository: RepositoryRef) -> list[IndexEntry]:
+        paginator = self._client.get_paginator("query")
+        entries = []
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": repo_pk(repository)}},
+        ):
+            for raw in page.get("Items", []):
+                item = _plain(raw)
+                entries.append(
+                    IndexEntry(ServiceRef.parse(item["SK"]), item.get("service_arn", ""), item.get("cluster_arn", ""))
+                )
+        return entries
+
+    def indexed_services(self) -> dict[ServiceRef, set[str]]:
+        paginator = self._client.get_paginator("query")
+        found: dict[ServiceRef, set[str]] = {}
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": SERVICES_INDEX_PK}},
+        ):
+            for raw in page.get("Items", []):
+                item = _plain(raw)
+                found[ServiceRef.parse(item["SK"])] = set(item.get("repos", set()))
+        return found
+
+    def indexed_repositories(self, ref: ServiceRef) -> set[str]:
+        response = self._client.get_item(
+            TableName=self.table, Key=_item({"PK": SERVICES_INDEX_PK, "SK": ref.key}), ConsistentRead=True
+        )
+        return set(_plain(response["Item"]).get("repos", set())) if "Item" in response else set()
+
+    def apply_index(
+        self,
+        put: Mapping[ServiceRef, tuple[str, str, set[str]]],
+        removed: Mapping[ServiceRef, set[str]],
+        previous: Mapping[ServiceRef, set[str]],
+    ) -> int:
+        """Write index changes: `put` maps a service to (service ARN, cluster ARN, repository keys) it now
+        uses, `removed` to the repository keys it no longer uses; `previous` is what was indexed before.
+        Returns the number of items written or deleted."""
+        now = int(time.time())
+        requests: list[dict[str, Any]] = []
+        for ref, (service_arn, cluster_arn, repos) in put.items():
+            for repo in sorted(repos):
+                values = {"PK": f"INDEX#REPO#{repo}", "SK": ref.key, "service_arn": service_arn,
+                          "cluster_arn": cluster_arn, "updated_at": now}
+                requests.append({"PutRequest": {"Item": _item(values)}})
+            if repos != previous.get(ref):
+                reverse = {"PK": SERVICES_INDEX_PK, "SK": ref.key, "repos": repos or None,
+                           "service_arn": service_arn, "updated_at": now}
+                requests.append({"PutRequest": {"Item": _item(reverse)}})
+        for ref, repos in removed.items():
+            requests.extend({"DeleteRequest": {"Key": _item({"PK": f"INDEX#REPO#{repo}", "SK": ref.key})}}
+                            for repo in sorted(repos))
+            if ref not in put:
+                requests.append({"DeleteRequest": {"Key": _item({"PK": SERVICES_INDEX_PK, "SK": ref.key})}})
+        self._batch_write(requests)
+        return len(requests)
+
+    def remove_index_entry(self, repository: RepositoryRef, ref: ServiceRef) -> None:
+        self._client.delete_item(TableName=self.table, Key=_item({"PK": repo_pk(repository), "SK": ref.key}))
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(requests, BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {self.table: chunk}
+            for round_ in range(MAX_UNPROCESSED_ROUNDS):
+                response = self._client.batch_write_item(RequestItems=pending)
+                pending = dict(response.get("UnprocessedItems") or {})
+                if not pending:
+                    break
+                time.sleep(min(2.0, 0.05 * 2**round_))
+            if pending:
+                raise RuntimeError(f"DynamoDB left {len(pending[self.table])} index writes unprocessed")
+
+    # -- per-service state -------------------------------------------------------------------------
+    def service_states(self, refs: Iterable[ServiceRef]) -> dict[ServiceRef, ServiceState]:
+        """State of many services in one BatchGetItem per 100 services; absent state is the default."""
+        unique = sorted(set(refs))
+        states = dict.fromkeys(unique, ServiceState())
+        by_key = {service_pk(ref): ref for ref in unique}
+        for chunk in _chunks(unique, BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self.table: {"Keys": [_item({"PK": service_pk(ref), "SK": STATE_SK}) for ref in chunk],
+                             "ConsistentRead": True}
+            }
+            for round_ in range(MAX_UNPROCESSED_ROUNDS):
+                response = self._client.batch_get_item(RequestItems=pending)
+                for raw in response.get("Responses", {}).get(self.table, []):
+                    item = _plain(raw)
+                    states[by_key[item["PK"]]] = _state(item)
+                pending = dict(response.get("UnprocessedKeys") or {})
+                if not pending:
+                    break
+                time.sleep(min(2.0, 0.05 * 2**round_))
+            if pending:
+                raise RuntimeError("DynamoDB left service state reads unprocessed")
+        return states
+
+    def service_state(self, ref: ServiceRef) -> ServiceState:
+        return self.service_states([ref])[ref]
+
+    def set_frozen(self, ref: ServiceRef, frozen: bool) -> None:
+        self._client.update_item(
+            TableName=self.table,
+            Key=_item({"PK": service_pk(ref), "SK": STATE_SK}),
+            UpdateExpression="SET frozen = :f",
+            ExpressionAttributeValues={":f": {"BOOL": frozen}},
+        )
+
+    def quarantine(self, ref: ServiceRef, digests: Iterable[str]) -> None:
+        values = sorted(set(digests))
+        if values:
+            self._client.update_item(
+                TableName=self.table,
+                Key=_item({"PK": service_pk(ref), "SK": STATE_SK}),
+                UpdateExpression="ADD quarantined :d",
+                ExpressionAttributeValues={":d": {"SS": values}},
+            )
+
+    # -- deployments -------------------------------------------------------------------------------
+    def record_deployment(self, record: DeploymentRecord) -> None:
+        """The deployment row and the service's deployed image, written together in one transaction."""
+        deployed = {"tag": record.tag, "digest": record.digest, "task_definition": record.new_task_definition}
+        row = {
+            "PK": service_pk(record.service),
+            "SK": record.sort_key,
+            "kind": "deployment",
+            "service": record.service.key,
+            "previous_task_definition": record.previous_task_definition,
+            "new_task_definition": record.new_task_definition,
+            "repository": record.repository.key,
+            "image": record.image,
+            "tag": record.tag,
+            "digest": record.digest,
+            "event_id": record.event_id,
+            "started_at": record.started_at,
+            "status": record.status,
+            "history": [{"status": record.status, "at": record.started_at}],
+        }
+        self._client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.table, "Item": _item(row),
+                         "ConditionExpression": "attribute_not_exists(SK)"}},
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _item({"PK": service_pk(record.service), "SK": STATE_SK}),
+                        "UpdateExpression": "SET #img = :img, last_deployment = :sk",
+                        "ExpressionAttributeNames": {"#img": image_attribute(record.repository)},
+                        "ExpressionAttributeValues": {":img": _serializer.serialize(deployed),
+                                                      ":sk": {"S": record.sort_key}},
+                    }
+                },
+            ]
+        )
+
+    def deployments(self, ref: ServiceRef, limit: int = 50) -> list[dict[str, Any]]:
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :d)",
+            ExpressionAttributeValues={":pk": {"S": service_pk(ref)}, ":d": {"S": "DEPLOY#"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_plain(item) for item in response.get("Items", [])]
+
+
+def _state(item: Mapping[str, Any]) -> ServiceState:
+    images = {
+        key.removeprefix("image:"): DeployedImage(str(value.get("tag", "")), str(value.get("digest", "")),
+                                                  str(value.get("task_definition", "")))
+        for key, value in item.items()
+        if key.startswith("image:") and isinstance(value, dict)
+    }
+    return ServiceState(
+        frozen=bool(item.get("frozen", False)),
+        quarantined=frozenset(item.get("quarantined", set())),
+        images=images,
+    )

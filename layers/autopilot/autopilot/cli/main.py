@@ -1,0 +1,208 @@
+"""`autopilot`: route, replay, inventory, local up, demo. Errors are one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from autopilot.local.project import Project, ProjectNotFoundError, find_template
+from autopilot.local.sample_events import load_event
+
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+class CliError(click.ClickException):
+    """An error the user can fix: printed as one line, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"autopilot: error: {self.message}", err=True)
+
+
+def _project(template: str | None) -> Project:
+    try:
+        return Project(Path(template) if template else find_template())
+    except (ProjectNotFoundError, ValueError, OSError) as error:
+        raise CliError(str(error)) from error
+
+
+def _event(path: str) -> dict[str, Any]:
+    try:
+        return load_event(Path(path))
+    except json.JSONDecodeError as error:
+        raise CliError(f"{path} is not valid JSON: {error}") from error
+    except (OSError, ValueError) as error:
+        raise CliError(str(error)) from error
+
+
+def _aws_target(endpoint_url: str | None, table: str | None) -> None:
+    """Point the handlers at an endpoint (or the real account) and the ledger table."""
+    if endpoint_url:
+        from autopilot.local.emulator import use_endpoint
+
+        use_endpoint(endpoint_url, region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                     or "us-west-2")
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        raise CliError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
+    if table:
+        os.environ["LEDGER_TABLE_NAME"] = table
+    if not os.environ.get("LEDGER_TABLE_NAME"):
+        raise CliError("no ledger table: pass --table or set LEDGER_TABLE_NAME (the stack output LedgerTableName)")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutopilot")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from autopilot.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+template_option = click.option("--template", type=click.Path(dir_okay=False), help="template.yaml to read rules from")
+endpoint_option = click.option("--endpoint-url", help="AWS endpoint, e.g. the one `autopilot local up` prints")
+table_option = click.option("--table", help="ledger table name (default: $LEDGER_TABLE_NAME)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ecs-autopilot")
+def cli() -> None:
+    """ecs-autopilot: hands-off operations for Amazon ECS."""
+
+
+@cli.command()
+@click.argument("event_file", type=click.Path(dir_okay=False))
+@template_option
+def route(event_file: str, template: str | None) -> None:
+    """Print the functions whose template.yaml rules match EVENT_FILE, one per line."""
+    project = _project(template)
+    for function in project.route(_event(event_file)):
+        click.echo(function)
+
+
+@cli.command()
+@click.argument("event_file", type=click.Path(dir_okay=False))
+@endpoint_option
+@table_option
+@click.option("--dry-run", is_flag=True, help="plan only: print what each function would change, change nothing")
+@template_option
+def replay(event_file: str, endpoint_url: str | None, table: str | None, dry_run: bool, template: str | None) -> None:
+    """Route EVENT_FILE and run the matched handlers in-process against the endpoint or the real account."""
+    project = _project(template)
+    event = _event(event_file)
+    functions = project.route(event)
+    if not functions:
+        out.print("no rule matches this event; nothing to run")
+        return
+    _aws_target(endpoint_url, table)
+    from autopilot.cli.render import print_result
+
+    for function in functions:
+        if dry_run:
+            if function != "DeployFunction":
+                out.print(f"{function}: no dry run for this function; not run")
+                continue
+            from autopilot.wiring import handle_push
+
+            result = handle_push(event, None, dry_run=True)
+        else:
+            result = _invoke(project, function, event)
+        print_result(out, function, result)
+
+
+def _invoke(project: Project, function: str, event: dict[str, Any]) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return project.invoke(function, event)
+    except (ClientError, BotoCoreError) as error:
+        raise CliError(f"{function} failed: {error}") from error
+
+
+@cli.command()
+@endpoint_option
+@table_option
+@template_option
+def inventory(endpoint_url: str | None, table: str | None, template: str | None) -> None:
+    """Rebuild the repository → services index once, in full."""
+    project = _project(template)
+    _aws_target(endpoint_url, table)
+    from autopilot.local.sample_events import EventFactory
+
+    factory = EventFactory(project.root / "events", account="123456789012",
+                           region=os.environ.get("AWS_REGION", "us-east-1"))
+    with out.status("listing clusters and services…"):
+        result = _invoke(project, "InventoryFunction", factory.scheduled())
+    from autopilot.cli.render import print_result
+
+    print_result(out, "InventoryFunction", result)
+
+
+@cli.group()
+def local() -> None:
+    """The local AWS emulator."""
+
+
+@local.command("up")
+@click.option("--port", type=click.IntRange(1, 65535), help="port on 127.0.0.1 (default: a free one)")
+@template_option
+def local_up(port: int | None, template: str | None) -> None:
+    """Start the emulator with the stack's resources; run until interrupted."""
+    from autopilot.local.emulator import Emulator, create_stack_resources
+
+    project = _project(template)
+    try:
+        emulator = Emulator(port).start()
+    except OSError as error:
+        raise CliError(f"cannot listen on 127.0.0.1:{port}: {error}") from error
+    try:
+        resources = create_stack_resources(project)
+        out.print(f"emulator listening on [bold]{emulator.endpoint_url}[/]")
+        out.print(f"  ledger table      {resources.table}")
+        out.print(f"  config parameter  {resources.config_parameter}")
+        for name, url in resources.queues.items():
+            out.print(f"  queue {name:<12} {url}")
+        out.print("use it with:")
+        out.print(f"  export AWS_ENDPOINT_URL={emulator.endpoint_url} AWS_REGION={os.environ['AWS_REGION']} "
+                  f"LEDGER_TABLE_NAME={resources.table} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+        out.print("Ctrl-C stops it.")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        emulator.stop()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="print the timeline as JSON lines")
+@template_option
+def demo(as_json: bool, template: str | None) -> None:
+    """Play the story on the local emulator: pushes deploy themselves."""
+    from autopilot.local.demo import run_demo
+
+    project = _project(template)
+    run_demo(project, as_json=as_json, console=out)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("autopilot: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
+        click.echo(f"autopilot: error: {type(error).__name__}: {error}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Configuration: `autopilot:` service tags, deploy policies, the configuration document, settings."""

@@ -1,0 +1,330 @@
+"""Deploy on push: an ECR push becomes a new task definition revision on every service whose policy takes it.
+
+Cost of one push (AWS API calls): one index query, one state read for all matched services, then per
+service at most one DescribeServices (batched by cluster, 10 at a time), DescribeTaskDefinition and
+RegisterTaskDefinition (once per shared task definition), UpdateService and one ledger transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field
+
+from autopilot.aws.ecs import EcsGateway, ServiceSnapshot, TaskDefinitionSnapshot
+from autopilot.aws.errors import describe_error, is_retryable
+from autopilot.aws.ledger import DeploymentRecord, IndexEntry, Ledger, ServiceState
+from autopilot.config.service_tags import ServiceConfig, parse_service_tags
+from autopilot.events import EcrImageActionEvent
+from autopilot.images import ImageRef, pinned_image
+from autopilot.messages import Message, Severity, emit
+from autopilot.observability import logger, metrics
+from autopilot.refs import RepositoryRef
+from autopilot.taskdef import ContainerSelectionError, image_changes, registration_request, select_containers
+
+UPDATABLE_CONTROLLERS = frozenset({"ECS"})
+
+
+class Outcome(StrEnum):
+    DEPLOYED = "DEPLOYED"
+    PLANNED = "PLANNED"
+    UNCHANGED = "UNCHANGED"
+    SKIPPED = "SKIPPED"
+    CONFIG_ERROR = "CONFIG_ERROR"
+    ERROR = "ERROR"
+
+
+class ContainerChange(BaseModel):
+    container: str
+    old_image: str
+    new_image: str
+
+
+class ServiceResult(BaseModel):
+    service: str
+    outcome: Outcome
+    reason: str
+    policy: str | None = None
+    previous_task_definition: str | None = None
+    new_task_definition: str | None = None
+    changes: list[ContainerChange] = Field(default_factory=list)
+
+
+class DeployReport(BaseModel):
+    event_id: str
+    repository: str
+    tag: str
+    digest: str
+    dry_run: bool = False
+    results: list[ServiceResult] = Field(default_factory=list)
+
+    def outcome_of(self, service: str) -> ServiceResult | None:
+        return next((result for result in self.results if result.service == service), None)
+
+
+class DeployIncompleteError(RuntimeError):
+    """Some services hit errors a retry may fix (throttling, 5xx); raised after every other service ran."""
+
+
+@dataclass(frozen=True)
+class DeployPorts:
+    ecs: EcsGateway
+    ledger: Ledger
+    named_policies: Callable[[], Mapping[str, str]]
+
+
+@dataclass
+class _Candidate:
+    entry: IndexEntry
+    service: ServiceSnapshot
+    config: ServiceConfig
+    state: ServiceState
+    images: dict[str, str] | None = None
+    task_definition: TaskDefinitionSnapshot | None = None
+
+
+def deploy_pushed_image(push: EcrImageActionEvent, ports: DeployPorts, *, dry_run: bool = False) -> DeployReport:
+    report = DeployReport(
+        event_id=push.id, repository=push.repository.key, tag=push.tag, digest=push.detail.image_digest, dry_run=dry_run
+    )
+    if push.detail.action_type != "PUSH" or push.detail.result != "SUCCESS":
+        logger.info("not a successful push; nothing to deploy", extra={"action": push.detail.action_type})
+        return report
+    if not push.tag:
+        logger.info("untagged push never deploys", extra={"repository": report.repository})
+        return report
+    entries = ports.ledger.services_for_repository(push.repository)
+    if not entries:
+        logger.info("no managed service uses this repository", extra={"repository": report.repository})
+        return report
+    run = _DeployRun(push, ports, report, dry_run)
+    run.execute(entries)
+    _count(report)
+    if run.retryable_errors:
+        raise DeployIncompleteError("; ".join(run.retryable_errors))
+    return report
+
+
+class _DeployRun:
+    def __init__(self, push: EcrImageActionEvent, ports: DeployPorts, report: DeployReport, dry_run: bool) -> None:
+        self.push = push
+        self.ports = ports
+        self.report = report
+        self.dry_run = dry_run
+        self.repository: RepositoryRef = push.repository
+        self.retryable_errors: list[str] = []
+
+    def execute(self, entries: list[IndexEntry]) -> None:
+        states = self.ports.ledger.service_states(entry.service for entry in entries)
+        services = self.ports.ecs.describe_services(entry.service for entry in entries)
+        candidates = []
+        for entry in sorted(entries, key=lambda e: e.service):
+            snapshot = services.get(entry.service)
+            if snapshot is None:
+                self._repair_index(entry, "service no longer exists")
+                continue
+            candidate = self._screen(entry, snapshot, states[entry.service])
+            if candidate is not None:
+                candidates.append(candidate)
+        self._load_task_definitions(candidates)
+        planned = [c for c in candidates if c.task_definition is not None and self._plan(c)]
+        new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        for candidate in planned:
+            self._deploy(candidate, new_revisions)
+
+    # -- screening: tags, controller, freeze, quarantine ---------------------------------------------
+    def _screen(self, entry: IndexEntry, service: ServiceSnapshot, state: ServiceState) -> _Candidate | None:
+        config = parse_service_tags(service.tags, self.ports.named_policies)
+        name = entry.service.key
+        if config.errors:
+            problems = "; ".join(str(error) for error in config.errors)
+            self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {problems}", config=config)
+            emit(Message(kind="config.error", severity=Severity.ERROR, service=name,
+                         title=f"{name}: autopilot tag is wrong, service skipped",
+                         facts={"problem": problems, "repository": self.report.repository, "tag": self.push.tag}))
+            return None
+        if not config.managed:
+            self._repair_index(entry, "service no longer has an autopilot:deploy tag")
+            return None
+        if config.deploy is None or config.deploy_text == "off":
+            self._result(name, Outcome.SKIPPED, "autopilot:deploy is off", config=config)
+            return None
+        if service.deployment_controller not in UPDATABLE_CONTROLLERS:
+            reason = (f"deployment controller is {service.deployment_controller}: UpdateService cannot change its "
+                      "task definition, deploy it through that controller")
+            self._result(name, Outcome.SKIPPED, reason, config=config)
+            emit(Message(kind="deploy.unsupported", severity=Severity.WARNING, service=name,
+                         title=f"{name}: not deployed, {service.deployment_controller} controller",
+                         facts={"reason": reason, "tag": self.push.tag}))
+            return None
+        if state.frozen:
+            self._result(name, Outcome.SKIPPED, "service is frozen; unfreeze it to deploy again", config=config)
+            return None
+        if self.push.detail.image_digest in state.quarantined:
+            reason = f"digest {self.push.detail.image_digest} was rolled back on this service and is quarantined"
+            logger.warning("quarantined digest skipped", extra={"service": name, "digest": self.push.detail.image_digest})
+            self._result(name, Outcome.SKIPPED, reason, config=config)
+            return None
+        if config.approval_required:
+            self._result(name, Outcome.SKIPPED, "autopilot:approval=required: waiting for approval in chat", config=config)
+            return None
+        return _Candidate(entry=entry, service=service, config=config, state=state)
+
+    def _load_task_definitions(self, candidates: list[_Candidate]) -> None:
+        loaded: dict[str, TaskDefinitionSnapshot | None] = {}
+        for candidate in candidates:
+            arn = candidate.service.task_definition
+            if arn not in loaded:
+                loaded[arn] = self.ports.ecs.describe_task_definition(arn)
+            candidate.task_definition = loaded[arn]
+            if candidate.task_definition is None:
+                self._repair_index(candidate.entry, f"task definition {arn} no longer exists")
+
+    # -- planning: containers, policy, no-op --------------------------------------------------------
+    def _plan(self, candidate: _Candidate) -> bool:
+        assert candidate.task_definition is not None  # noqa: S101 - filtered by the caller
+        name, config = candidate.entry.service.key, candidate.config
+        body = candidate.task_definition.body
+        try:
+            containers = select_containers(body, self.repository, config.containers)
+        except ContainerSelectionError as error:
+            self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {error}", config=config)
+            emit(Message(kind="config.error", severity=Severity.ERROR, service=name,
+                         title=f"{name}: autopilot tag is wrong, service skipped", facts={"problem": str(error)}))
+            return False
+        if not containers:
+            self._result(name, Outcome.SKIPPED, f"no selected container uses {self.repository}", config=config)
+            return False
+        current = {c["name"]: str(c.get("image", "")) for c in body.get("containerDefinitions", [])}
+        digest = self.push.detail.image_digest
+        if self._already_running(candidate, [current[c] for c in containers]):
+            self._result(name, Outcome.UNCHANGED, f"already runs {digest}", config=config,
+                         previous=candidate.service.task_definition)
+            return False
+        assert config.deploy is not None  # noqa: S101 - screened
+        decision = config.deploy.decide(self.push.tag, self._running_tag(candidate, current[containers[0]]))
+        if not decision.deploy:
+            self._result(name, Outcome.SKIPPED, decision.reason, config=config)
+            return False
+        image = pinned_image(self.repository, tag=self.push.tag, digest=digest, pin=config.pin)
+        candidate.images = dict.fromkeys(containers, image)
+        return True
+
+    def _already_running(self, candidate: _Candidate, images: list[str]) -> bool:
+        digest = self.push.detail.image_digest
+        refs = [_parse(image) for image in images]
+        if all(ref is not None and ref.digest == digest for ref in refs):
+            return True
+        deployed = candidate.state.deployed(self.repository)
+        return (deployed is not None and deployed.digest == digest
+                and deployed.task_definition == candidate.service.task_definition)
+
+    def _running_tag(self, candidate: _Candidate, image: str) -> str | None:
+        """The tag the service runs now; survives digest pinning through the ledger."""
+        ref = _parse(image)
+        deployed = candidate.state.deployed(self.repository)
+        if deployed is not None and (
+            deployed.task_definition == candidate.service.task_definition
+            or (ref is not None and ref.digest is not None and ref.digest == deployed.digest)
+        ):
+            return deployed.tag
+        return ref.tag if ref is not None else None
+
+    # -- deploying ----------------------------------------------------------------------------------
+    def _deploy(self, candidate: _Candidate, new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str]) -> None:
+        assert candidate.task_definition is not None and candidate.images is not None  # noqa: S101
+        name = candidate.entry.service.key
+        current = candidate.task_definition
+        changes = [ContainerChange(container=c, old_image=o, new_image=n)
+                   for c, o, n in image_changes(current.body, candidate.images)]
+        policy = candidate.config.deploy_text
+        if self.dry_run:
+            self._result(name, Outcome.PLANNED, f"would register a new revision of {current.family_revision}",
+                         policy=policy, previous=current.arn, changes=changes)
+            return
+        key = (current.arn, tuple(sorted(candidate.images.items())))
+        try:
+            if key not in new_revisions:
+                request = registration_request(current.body, current.tags, candidate.images)
+                new_revisions[key] = self.ports.ecs.register_task_definition(request)
+            new_arn = new_revisions[key]
+            self.ports.ecs.update_service(candidate.entry.service, new_arn)
+            self.ports.ledger.record_deployment(self._record(candidate, new_arn, changes))
+        except (ClientError, BotoCoreError) as error:
+            self._failed(name, error, policy)
+            return
+        self._result(name, Outcome.DEPLOYED, f"{current.family_revision} → {_revision(new_arn)}",
+                     policy=policy, previous=current.arn, new=new_arn, changes=changes)
+        emit(Message(kind="deploy.started", severity=Severity.INFO, service=name,
+                     title=f"{name}: deploying {self.repository.name}:{self.push.tag}",
+                     facts={"task definition": f"{current.family_revision} → {_revision(new_arn)}",
+                            "digest": self.push.detail.image_digest, "policy": policy or ""},
+                     thread_key=f"{name}#{new_arn}"))
+
+    def _record(self, candidate: _Candidate, new_arn: str, changes: list[ContainerChange]) -> DeploymentRecord:
+        return DeploymentRecord(
+            service=candidate.entry.service,
+            previous_task_definition=candidate.service.task_definition,
+            new_task_definition=new_arn,
+            repository=self.repository,
+            image=changes[0].new_image if changes else "",
+            tag=self.push.tag,
+            digest=self.push.detail.image_digest,
+            event_id=self.push.id,
+            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+
+    def _failed(self, name: str, error: BaseException, policy: str | None) -> None:
+        text = describe_error(error)
+        if is_retryable(error):
+            self.retryable_errors.append(f"{name}: {text}")
+            self._result(name, Outcome.ERROR, f"will retry: {text}", policy=policy)
+            logger.warning("deploy hit a retryable error", extra={"service": name, "error": text})
+            return
+        self._result(name, Outcome.ERROR, text, policy=policy)
+        logger.error("deploy failed", extra={"service": name, "error": text})
+        emit(Message(kind="deploy.error", severity=Severity.ERROR, service=name,
+                     title=f"{name}: deploy of {self.repository.name}:{self.push.tag} failed", facts={"error": text}))
+
+    # -- bookkeeping --------------------------------------------------------------------------------
+    def _repair_index(self, entry: IndexEntry, reason: str) -> None:
+        name = entry.service.key
+        logger.warning("stale index entry", extra={"service": name, "repository": self.report.repository,
+                                                   "reason": reason})
+        if not self.dry_run:
+            self.ports.ledger.remove_index_entry(self.repository, entry.service)
+        self._result(name, Outcome.SKIPPED, f"{reason}; index entry removed")
+
+    def _result(self, service: str, outcome: Outcome, reason: str, *, config: ServiceConfig | None = None,
+                policy: str | None = None, previous: str | None = None, new: str | None = None,
+                changes: list[ContainerChange] | None = None) -> None:
+        result = ServiceResult(service=service, outcome=outcome, reason=reason,
+                               policy=policy or (config.deploy_text if config else None),
+                               previous_task_definition=previous, new_task_definition=new, changes=changes or [])
+        self.report.results.append(result)
+        log = logger.error if outcome in {Outcome.CONFIG_ERROR, Outcome.ERROR} else logger.info
+        log("service decision", extra={"service": service, "outcome": outcome.value, "reason": reason})
+
+
+def _parse(image: str) -> ImageRef | None:
+    try:
+        return ImageRef.parse(image)
+    except ValueError:
+        return None
+
+
+def _revision(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def _count(report: DeployReport) -> None:
+    for outcome in Outcome:
+        count = sum(1 for result in report.results if result.outcome == outcome)
+        if count:
+            metrics.add_metric(name=f"Services{outcome.value.title().replace('_', '')}", unit=MetricUnit.Count,
+                               value=count)

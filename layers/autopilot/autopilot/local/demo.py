@@ -1,0 +1,191 @@
+"""`make demo`: the deploy-on-push story on the local emulator, through template.yaml's rules and the real handlers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from rich.console import Console
+from rich.table import Table
+
+from autopilot.cli.render import deploy_table, short_image, short_task_definition
+from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
+from autopilot.local.project import Project
+from autopilot.local.sample_events import EventFactory
+
+CLUSTER = "demo"
+REPOSITORY = "shop/web"
+SIDECAR = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+SERVICES = {
+    "web-staging": {"autopilot:deploy": "tag:latest"},
+    "web-prod": {"autopilot:deploy": "semver:1.x", "autopilot:containers": "web"},
+}
+CONFIG_DOCUMENT = {"policies": {"stable": "semver:^1.2"}, "routes": {}, "defaults": {}}
+
+
+class DemoFailedError(RuntimeError):
+    pass
+
+
+@dataclass
+class Timeline:
+    console: Console
+    as_json: bool
+    started: float = field(default_factory=time.monotonic)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def step(self, kind: str, text: str, **data: Any) -> None:
+        entry = {"t": round(time.monotonic() - self.started, 2), "step": kind, "text": text, **data}
+        self.steps.append(entry)
+        if self.as_json:
+            self.console.print_json(json.dumps(entry, default=str), indent=None)
+        else:
+            self.console.print(f"[dim]+{entry['t']:5.1f}s[/] [bold]{kind:<9}[/] {text}")
+
+    def show(self, renderable: Any) -> None:
+        if not self.as_json:
+            self.console.print(renderable)
+
+
+def _manifest(label: str) -> str:
+    """A small, valid image manifest; its sha256 is the digest ECR reports."""
+    config = hashlib.sha256(label.encode()).hexdigest()
+    layer = hashlib.sha256(f"layer-{label}".encode()).hexdigest()
+    return json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470,
+                   "digest": f"sha256:{config}"},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3370628,
+                    "digest": f"sha256:{layer}"}],
+    })
+
+
+class Story:
+    def __init__(self, project: Project, timeline: Timeline) -> None:
+        self.project = project
+        self.timeline = timeline
+        self.ecr = boto3.client("ecr")
+        self.ecs = boto3.client("ecs")
+        region = self.ecs.meta.region_name
+        self.events = EventFactory(project.root / "events", account=LOCAL_ACCOUNT, region=region)
+        self.repository_uri = ""
+        self.pushed: dict[str, str] = {}
+
+    def setup(self) -> None:
+        self.repository_uri = self.ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
+        for tag in ("1.0.0", "latest"):
+            self.push_image(tag, label=f"initial-{tag}")
+        self.ecs.create_cluster(clusterName=CLUSTER)
+        for name, tags in SERVICES.items():
+            initial = "latest" if name == "web-staging" else "1.0.0"
+            task_definition = self.ecs.register_task_definition(
+                family=name,
+                requiresCompatibilities=["FARGATE"],
+                networkMode="awsvpc",
+                cpu="256",
+                memory="512",
+                containerDefinitions=[
+                    {"name": "web", "image": f"{self.repository_uri}:{initial}", "essential": True,
+                     "portMappings": [{"containerPort": 8080}],
+                     "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health"]}},
+                    {"name": "log-router", "image": SIDECAR, "essential": False,
+                     "firelensConfiguration": {"type": "fluentbit"}},
+                ],
+                tags=[{"key": "team", "value": "shop"}],
+            )["taskDefinition"]["taskDefinitionArn"]
+            self.ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=task_definition, desiredCount=2,
+                                    launchType="FARGATE",
+                                    tags=[{"key": key, "value": value} for key, value in tags.items()])
+            policy = ", ".join(f"{k}={v}" for k, v in tags.items())
+            self.timeline.step("setup", f"service {CLUSTER}/{name} runs {REPOSITORY}:{initial}  [dim]({policy})[/]",
+                               service=f"{CLUSTER}/{name}", tags=tags)
+
+    def push_image(self, tag: str, *, label: str | None = None) -> str:
+        image = self.ecr.put_image(repositoryName=REPOSITORY, imageManifest=_manifest(label or tag), imageTag=tag)
+        digest: str = image["image"]["imageId"]["imageDigest"]
+        self.pushed[tag] = digest
+        return digest
+
+    def inventory(self) -> None:
+        result = self.run(self.events.scheduled(), functions=["InventoryFunction"])
+        indexed = result.get("InventoryFunction", {}).get("services_indexed")
+        self.timeline.step("inventory", f"index rebuilt: {indexed} managed service(s) use {REPOSITORY}",
+                           result=result)
+
+    def push(self, tag: str, note: str) -> dict[str, Any]:
+        digest = self.push_image(tag)
+        event = self.events.ecr_push(REPOSITORY, digest, tag)
+        return self.deliver(event, f"docker push {REPOSITORY}:{tag}  [dim]({note})[/]")
+
+    def deliver(self, event: dict[str, Any], text: str) -> dict[str, Any]:
+        self.timeline.step("push", text, event_id=event["id"], digest=event["detail"]["image-digest"])
+        results = self.run(event)
+        for function, result in results.items():
+            if isinstance(result, dict) and result.get("duplicate_delivery"):
+                self.timeline.step("decision", f"{function}: duplicate delivery of event {event['id'][:8]}…, "
+                                   "already handled: nothing changes", function=function, duplicate=True)
+                continue
+            if isinstance(result, dict) and result.get("results") is not None:
+                self.timeline.show(deploy_table(result))
+                for item in result["results"]:
+                    self.timeline.step("decision", f"{item['service']}: {item['outcome']} — {item['reason']}",
+                                       function=function, **item)
+        return results
+
+    def run(self, event: dict[str, Any], functions: list[str] | None = None) -> dict[str, Any]:
+        targets = functions or self.project.route(event)
+        if functions is None:
+            self.timeline.step("route", f"EventBridge rules match: {', '.join(targets) or 'nothing'}",
+                               functions=targets)
+        return {function: self.project.invoke(function, event) for function in targets}
+
+    def final_state(self) -> dict[str, dict[str, Any]]:
+        services = self.ecs.describe_services(cluster=CLUSTER, services=list(SERVICES), include=["TAGS"])["services"]
+        state = {}
+        table = Table(title="where each service ended", title_justify="left")
+        for column in ("service", "policy", "task definition", "web image", "sidecar"):
+            table.add_column(column)
+        for service in services:
+            body = self.ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+            images = {c["name"]: c["image"] for c in body["containerDefinitions"]}
+            tags = {t["key"]: t["value"] for t in service.get("tags", [])}
+            state[service["serviceName"]] = {"task_definition": service["taskDefinition"], "images": images}
+            table.add_row(service["serviceName"], tags.get("autopilot:deploy", ""),
+                          short_task_definition(service["taskDefinition"]), short_image(images["web"]),
+                          short_image(images["log-router"]))
+        self.timeline.show(table)
+        return state
+
+
+def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, Any]:
+    timeline = Timeline(console, as_json)
+    with Emulator() as emulator:
+        timeline.step("emulator", f"local AWS (moto) on {emulator.endpoint_url}", endpoint=emulator.endpoint_url)
+        resources = create_stack_resources(project, config_document=json.dumps(CONFIG_DOCUMENT))
+        timeline.step("stack", f"ledger table {resources.table}, queues {', '.join(resources.queues)}, "
+                      f"config {resources.config_parameter}", table=resources.table)
+        story = Story(project, timeline)
+        story.setup()
+        story.inventory()
+        story.push("latest", "tracked by web-staging")
+        semver = story.push("1.2.0", "in web-prod's range 1.x")
+        story.push("1.1.0", "older than what web-prod runs: never deployed")
+        duplicate = semver["DeployFunction"]
+        timeline.step("redeliver", "EventBridge delivers the 1.2.0 push again (at-least-once)")
+        event = story.events.ecr_push(REPOSITORY, story.pushed["1.2.0"], "1.2.0")
+        event["id"] = duplicate["event_id"]
+        story.deliver(event, f"same event {event['id'][:8]}… again")
+        story.push("2.0.0", "outside 1.x")
+        state = story.final_state()
+        expected = {"web-staging": story.pushed["latest"], "web-prod": story.pushed["1.2.0"]}
+        for service, digest in expected.items():
+            image = state[service]["images"]["web"]
+            if not image.endswith(f"@{digest}"):
+                raise DemoFailedError(f"{service} runs {image}, expected the digest {digest}")
+        timeline.step("done", "each service runs the digest its policy selected", final=state)
+    return {"steps": timeline.steps, "final": state}

@@ -1,0 +1,116 @@
+"""The local AWS emulator: moto in server mode on 127.0.0.1, with the stack's own resources."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from autopilot.aws import clients
+from autopilot.local.project import Project
+
+LOCAL_REGION = "us-west-2"
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_TABLE = "ecs-autopilot-ledger"
+LOCAL_CONFIG_PARAMETER = "/ecs-autopilot/config"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def use_endpoint(endpoint_url: str, region: str = LOCAL_REGION) -> None:
+    """Point boto3 (and so every handler) at an endpoint, with throwaway credentials."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ["AWS_REGION"] = os.environ.get("AWS_REGION", region)
+    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"]
+    boto3.setup_default_session()
+    clients.clear_caches()
+
+
+class Emulator:
+    """moto's ThreadedMotoServer on 127.0.0.1 and a free port (or the one given)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.port = port or free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Emulator:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server.start()
+        use_endpoint(self.endpoint_url)
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class StackResources:
+    table: str
+    config_parameter: str
+    queues: dict[str, str]
+
+
+def create_stack_resources(project: Project, *, config_document: str = "{}") -> StackResources:
+    """Create what template.yaml creates that the handlers use: the ledger (its key schema and TTL read from
+    the template), the queues, and the configuration document; and set the functions' environment."""
+    ledger = project.resource("Ledger")["Properties"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=LOCAL_TABLE,
+        KeySchema=ledger["KeySchema"],
+        AttributeDefinitions=ledger["AttributeDefinitions"],
+        BillingMode=ledger["BillingMode"],
+    )
+    ttl = ledger.get("TimeToLiveSpecification")
+    if ttl:
+        dynamodb.update_time_to_live(TableName=LOCAL_TABLE, TimeToLiveSpecification=ttl)
+    sqs = boto3.client("sqs")
+    queues = {name: sqs.create_queue(QueueName=f"ecs-autopilot-{name}")["QueueUrl"]
+              for name in project.resources_of_type("AWS::SQS::Queue")}
+    boto3.client("ssm").put_parameter(Name=LOCAL_CONFIG_PARAMETER, Value=config_document, Type="String",
+                                      Overwrite=True)
+    apply_function_environment(project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER)
+    return StackResources(table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues)
+
+
+def apply_function_environment(project: Project, *, table: str, config_parameter: str) -> None:
+    """The Globals environment of template.yaml, with references resolved to the local resources."""
+    variables: dict[str, Any] = project.template.get("Globals", {}).get("Function", {}).get(
+        "Environment", {}).get("Variables", {})
+    resolved = {"Ledger": table, "ConfigParameterName": config_parameter, "LogLevel": "WARNING"}
+    for key, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            os.environ[key] = resolved.get(value["Ref"], "")
+        else:
+            os.environ.setdefault(key, str(value))
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from autopilot.observability import logger
+    from autopilot.settings import get_settings
+
+    logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+    get_settings.cache_clear()

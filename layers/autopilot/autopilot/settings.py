@@ -1,0 +1,26 @@
+"""Settings of a running function, validated once from the environment (logic never reads os.environ)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ledger_table: str = Field(min_length=3)
+    config_parameter: str = "/ecs-autopilot/config"
+    config_max_age_seconds: int = 60
+    index_ttl_days: int = 0
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings(
+        ledger_table=os.environ.get("LEDGER_TABLE_NAME", ""),
+        config_parameter=os.environ.get("CONFIG_PARAMETER_NAME", "/ecs-autopilot/config"),
+        config_max_age_seconds=int(os.environ.get("CONFIG_MAX_AGE_SECONDS", "60")),
+    )

@@ -1,0 +1,103 @@
+"""Wiring shared by the handlers and the CLI: adapters from settings, typed parsing at the edge, and
+each function's entry point (parse → idempotency → logic → JSON-able result)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import TypeAdapter, ValidationError
+
+from autopilot.aws import clients
+from autopilot.aws.config_store import ConfigStore
+from autopilot.aws.ecs import EcsGateway
+from autopilot.aws.idempotency import once_per_event
+from autopilot.aws.ledger import Ledger
+from autopilot.config.document import ConfigDocumentError
+from autopilot.config.policies import PolicyError
+from autopilot.deploy import DeployPorts, deploy_pushed_image
+from autopilot.events import EcrImageActionEvent, EcsApiCallEvent, InventoryTrigger
+from autopilot.inventory import rebuild_index, refresh_service
+from autopilot.observability import logger
+from autopilot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+@dataclass(frozen=True)
+class Adapters:
+    ecs: EcsGateway
+    ledger: Ledger
+    config: ConfigStore
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Adapters:
+        return cls(
+            ecs=EcsGateway(clients.ecs()),
+            ledger=Ledger(clients.dynamodb(), settings.ledger_table),
+            config=ConfigStore(clients.ssm(), settings.config_parameter, settings.config_max_age_seconds),
+        )
+
+
+def deploy_ports(adapters: Adapters) -> DeployPorts:
+    @cache
+    def named_policies() -> Mapping[str, str]:
+        try:
+            return adapters.config.load().policies
+        except ConfigDocumentError as error:
+            raise PolicyError(str(error)) from error
+
+    return DeployPorts(ecs=adapters.ecs, ledger=adapters.ledger, named_policies=named_policies)
+
+
+def rejected(event: Mapping[str, Any], error: ValidationError) -> dict[str, Any]:
+    """A malformed event: one clear error in the log, no retry (it would never parse)."""
+    problems = [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()]
+    logger.error("malformed event rejected", extra={"event_id": event.get("id"),
+                                                    "detail_type": event.get("detail-type"), "problems": problems})
+    return {"rejected": True, "problems": problems}
+
+
+def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run: bool = False) -> dict[str, Any]:
+    try:
+        push = parse(event=event, model=EcrImageActionEvent)
+    except ValidationError as error:
+        return rejected(event, error)
+    settings = get_settings()
+    adapters = Adapters.from_settings(settings)
+
+    def work() -> dict[str, Any]:
+        return deploy_pushed_image(push, deploy_ports(adapters), dry_run=dry_run).model_dump(mode="json")
+
+    if dry_run:
+        return work()
+    return once_per_event(work, event_id=push.id, scope="deploy", client=clients.dynamodb(),
+                          table=settings.ledger_table, context=context)
+
+
+_inventory_trigger: TypeAdapter[EcsApiCallEvent | Any] = TypeAdapter(InventoryTrigger)
+
+
+def handle_inventory(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    try:
+        trigger = _inventory_trigger.validate_python(event)
+    except ValidationError as error:
+        return rejected(event, error)
+    adapters = Adapters.from_settings(get_settings())
+    if isinstance(trigger, EcsApiCallEvent):
+        if trigger.detail.error_code:
+            logger.info("failed API call changes nothing", extra={"error_code": trigger.detail.error_code})
+            return {"mode": "ignored"}
+        try:
+            ref = trigger.service()
+        except ValueError as error:
+            logger.warning("API call names no service we can resolve", extra={"error": str(error)})
+            return {"mode": "ignored"}
+        if ref is None:
+            return {"mode": "ignored"}
+        return refresh_service(ref, adapters.ecs, adapters.ledger).model_dump(mode="json")
+    return rebuild_index(adapters.ecs, adapters.ledger).model_dump(mode="json")
