@@ -90,7 +90,11 @@ class _Candidate:
 
 def deploy_pushed_image(push: EcrImageActionEvent, ports: DeployPorts, *, dry_run: bool = False) -> DeployReport:
     report = DeployReport(
-        event_id=push.id, repository=push.repository.key, tag=push.tag, digest=push.detail.image_digest, dry_run=dry_run
+        event_id=push.id,
+        repository=push.repository.key,
+        tag=push.tag,
+        digest=push.detail.image_digest,
+        dry_run=dry_run,
     )
     if push.detail.action_type != "PUSH" or push.detail.result != "SUCCESS":
         logger.info("not a successful push; nothing to deploy", extra={"action": push.detail.action_type})
@@ -144,9 +148,15 @@ class _DeployRun:
         if config.errors:
             problems = "; ".join(str(error) for error in config.errors)
             self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {problems}", config=config)
-            emit(Message(kind="config.error", severity=Severity.ERROR, service=name,
-                         title=f"{name}: autopilot tag is wrong, service skipped",
-                         facts={"problem": problems, "repository": self.report.repository, "tag": self.push.tag}))
+            emit(
+                Message(
+                    kind="config.error",
+                    severity=Severity.ERROR,
+                    service=name,
+                    title=f"{name}: autopilot tag is wrong, service skipped",
+                    facts={"problem": problems, "repository": self.report.repository, "tag": self.push.tag},
+                )
+            )
             return None
         if not config.managed:
             self._repair_index(entry, "service no longer has an autopilot:deploy tag")
@@ -155,23 +165,38 @@ class _DeployRun:
             self._result(name, Outcome.SKIPPED, "autopilot:deploy is off", config=config)
             return None
         if service.deployment_controller not in UPDATABLE_CONTROLLERS:
-            reason = (f"deployment controller is {service.deployment_controller}: UpdateService cannot change its "
-                      "task definition, deploy it through that controller")
+            reason = (
+                f"deployment controller is {service.deployment_controller}: UpdateService cannot change its "
+                "task definition, deploy it through that controller"
+            )
             self._result(name, Outcome.SKIPPED, reason, config=config)
-            emit(Message(kind="deploy.unsupported", severity=Severity.WARNING, service=name,
-                         title=f"{name}: not deployed, {service.deployment_controller} controller",
-                         facts={"reason": reason, "tag": self.push.tag}))
+            emit(
+                Message(
+                    kind="deploy.unsupported",
+                    severity=Severity.WARNING,
+                    service=name,
+                    title=f"{name}: not deployed, {service.deployment_controller} controller",
+                    facts={"reason": reason, "tag": self.push.tag},
+                )
+            )
             return None
         if state.frozen:
             self._result(name, Outcome.SKIPPED, "service is frozen; unfreeze it to deploy again", config=config)
             return None
         if self.push.detail.image_digest in state.quarantined:
             reason = f"digest {self.push.detail.image_digest} was rolled back on this service and is quarantined"
-            logger.warning("quarantined digest skipped", extra={"service": name, "digest": self.push.detail.image_digest})
+            logger.warning(
+                "quarantined digest skipped", extra={"service": name, "digest": self.push.detail.image_digest}
+            )
             self._result(name, Outcome.SKIPPED, reason, config=config)
             return None
         if config.approval_required:
-            self._result(name, Outcome.SKIPPED, "autopilot:approval=required: waiting for approval in chat", config=config)
+            self._result(
+                name,
+                Outcome.SKIPPED,
+                "autopilot:approval=required: waiting for approval in chat",
+                config=config,
+            )
             return None
         return _Candidate(entry=entry, service=service, config=config, state=state)
 
@@ -194,8 +219,15 @@ class _DeployRun:
             containers = select_containers(body, self.repository, config.containers)
         except ContainerSelectionError as error:
             self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {error}", config=config)
-            emit(Message(kind="config.error", severity=Severity.ERROR, service=name,
-                         title=f"{name}: autopilot tag is wrong, service skipped", facts={"problem": str(error)}))
+            emit(
+                Message(
+                    kind="config.error",
+                    severity=Severity.ERROR,
+                    service=name,
+                    title=f"{name}: autopilot tag is wrong, service skipped",
+                    facts={"problem": str(error)},
+                )
+            )
             return False
         if not containers:
             self._result(name, Outcome.SKIPPED, f"no selected container uses {self.repository}", config=config)
@@ -203,8 +235,13 @@ class _DeployRun:
         current = {c["name"]: str(c.get("image", "")) for c in body.get("containerDefinitions", [])}
         digest = self.push.detail.image_digest
         if self._already_running(candidate, [current[c] for c in containers]):
-            self._result(name, Outcome.UNCHANGED, f"already runs {digest}", config=config,
-                         previous=candidate.service.task_definition)
+            self._result(
+                name,
+                Outcome.UNCHANGED,
+                f"already runs {digest}",
+                config=config,
+                previous=candidate.service.task_definition,
+            )
             return False
         assert config.deploy is not None  # noqa: S101 - screened
         decision = config.deploy.decide(self.push.tag, self._running_tag(candidate, current[containers[0]]))
@@ -221,8 +258,11 @@ class _DeployRun:
         if all(ref is not None and ref.digest == digest for ref in refs):
             return True
         deployed = candidate.state.deployed(self.repository)
-        return (deployed is not None and deployed.digest == digest
-                and deployed.task_definition == candidate.service.task_definition)
+        return (
+            deployed is not None
+            and deployed.digest == digest
+            and deployed.task_definition == candidate.service.task_definition
+        )
 
     def _running_tag(self, candidate: _Candidate, image: str) -> str | None:
         """The tag the service runs now; survives digest pinning through the ledger."""
@@ -240,12 +280,20 @@ class _DeployRun:
         assert candidate.task_definition is not None and candidate.images is not None  # noqa: S101
         name = candidate.entry.service.key
         current = candidate.task_definition
-        changes = [ContainerChange(container=c, old_image=o, new_image=n)
-                   for c, o, n in image_changes(current.body, candidate.images)]
+        changes = [
+            ContainerChange(container=c, old_image=o, new_image=n)
+            for c, o, n in image_changes(current.body, candidate.images)
+        ]
         policy = candidate.config.deploy_text
         if self.dry_run:
-            self._result(name, Outcome.PLANNED, f"would register a new revision of {current.family_revision}",
-                         policy=policy, previous=current.arn, changes=changes)
+            self._result(
+                name,
+                Outcome.PLANNED,
+                f"would register a new revision of {current.family_revision}",
+                policy=policy,
+                previous=current.arn,
+                changes=changes,
+            )
             return
         key = (current.arn, tuple(sorted(candidate.images.items())))
         try:
@@ -258,13 +306,29 @@ class _DeployRun:
         except (ClientError, BotoCoreError) as error:
             self._failed(name, error, policy)
             return
-        self._result(name, Outcome.DEPLOYED, f"{current.family_revision} → {_revision(new_arn)}",
-                     policy=policy, previous=current.arn, new=new_arn, changes=changes)
-        emit(Message(kind="deploy.started", severity=Severity.INFO, service=name,
-                     title=f"{name}: deploying {self.repository.name}:{self.push.tag}",
-                     facts={"task definition": f"{current.family_revision} → {_revision(new_arn)}",
-                            "digest": self.push.detail.image_digest, "policy": policy or ""},
-                     thread_key=f"{name}#{new_arn}"))
+        self._result(
+            name,
+            Outcome.DEPLOYED,
+            f"{current.family_revision} → {_revision(new_arn)}",
+            policy=policy,
+            previous=current.arn,
+            new=new_arn,
+            changes=changes,
+        )
+        emit(
+            Message(
+                kind="deploy.started",
+                severity=Severity.INFO,
+                service=name,
+                title=f"{name}: deploying {self.repository.name}:{self.push.tag}",
+                facts={
+                    "task definition": f"{current.family_revision} → {_revision(new_arn)}",
+                    "digest": self.push.detail.image_digest,
+                    "policy": policy or "",
+                },
+                thread_key=f"{name}#{new_arn}",
+            )
+        )
 
     def _record(self, candidate: _Candidate, new_arn: str, changes: list[ContainerChange]) -> DeploymentRecord:
         return DeploymentRecord(
@@ -288,24 +352,48 @@ class _DeployRun:
             return
         self._result(name, Outcome.ERROR, text, policy=policy)
         logger.error("deploy failed", extra={"service": name, "error": text})
-        emit(Message(kind="deploy.error", severity=Severity.ERROR, service=name,
-                     title=f"{name}: deploy of {self.repository.name}:{self.push.tag} failed", facts={"error": text}))
+        emit(
+            Message(
+                kind="deploy.error",
+                severity=Severity.ERROR,
+                service=name,
+                title=f"{name}: deploy of {self.repository.name}:{self.push.tag} failed",
+                facts={"error": text},
+            )
+        )
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def _repair_index(self, entry: IndexEntry, reason: str) -> None:
         name = entry.service.key
-        logger.warning("stale index entry", extra={"service": name, "repository": self.report.repository,
-                                                   "reason": reason})
+        logger.warning(
+            "stale index entry",
+            extra={"service": name, "repository": self.report.repository, "reason": reason},
+        )
         if not self.dry_run:
             self.ports.ledger.remove_index_entry(self.repository, entry.service)
         self._result(name, Outcome.SKIPPED, f"{reason}; index entry removed")
 
-    def _result(self, service: str, outcome: Outcome, reason: str, *, config: ServiceConfig | None = None,
-                policy: str | None = None, previous: str | None = None, new: str | None = None,
-                changes: list[ContainerChange] | None = None) -> None:
-        result = ServiceResult(service=service, outcome=outcome, reason=reason,
-                               policy=policy or (config.deploy_text if config else None),
-                               previous_task_definition=previous, new_task_definition=new, changes=changes or [])
+    def _result(
+        self,
+        service: str,
+        outcome: Outcome,
+        reason: str,
+        *,
+        config: ServiceConfig | None = None,
+        policy: str | None = None,
+        previous: str | None = None,
+        new: str | None = None,
+        changes: list[ContainerChange] | None = None,
+    ) -> None:
+        result = ServiceResult(
+            service=service,
+            outcome=outcome,
+            reason=reason,
+            policy=policy or (config.deploy_text if config else None),
+            previous_task_definition=previous,
+            new_task_definition=new,
+            changes=changes or [],
+        )
         self.report.results.append(result)
         log = logger.error if outcome in {Outcome.CONFIG_ERROR, Outcome.ERROR} else logger.info
         log("service decision", extra={"service": service, "outcome": outcome.value, "reason": reason})
@@ -326,5 +414,6 @@ def _count(report: DeployReport) -> None:
     for outcome in Outcome:
         count = sum(1 for result in report.results if result.outcome == outcome)
         if count:
-            metrics.add_metric(name=f"Services{outcome.value.title().replace('_', '')}", unit=MetricUnit.Count,
-                               value=count)
+            metrics.add_metric(
+                name=f"Services{outcome.value.title().replace('_', '')}", unit=MetricUnit.Count, value=count
+            )

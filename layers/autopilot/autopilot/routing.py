@@ -7,8 +7,9 @@ Supported pattern syntax: exact values, prefix, suffix, equals-ignore-case, wild
 from __future__ import annotations
 
 import math
+import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,15 +146,17 @@ def _wildcard(pattern: str, value: str) -> bool:
 def _string_filter(name: str, argument: Any, value: Any) -> bool:
     if not isinstance(value, str):
         return False
+    subject: str = value
     if isinstance(argument, Mapping) and "equals-ignore-case" in argument:
-        argument, value = str(argument["equals-ignore-case"]).lower(), value.lower()
+        argument, subject = str(argument["equals-ignore-case"]).lower(), subject.lower()
+    text = str(argument)
     if name == "prefix":
-        return value.startswith(str(argument))
+        return subject.startswith(text)
     if name == "suffix":
-        return value.endswith(str(argument))
+        return subject.endswith(text)
     if name == "equals-ignore-case":
-        return value.lower() == str(argument).lower()
-    return _wildcard(str(argument), value)
+        return subject.lower() == text.lower()
+    return _wildcard(text, subject)
 
 
 def _content_filter(matcher: Mapping[str, Any], value: Any) -> bool:
@@ -172,12 +175,12 @@ def _content_filter(matcher: Mapping[str, Any], value: Any) -> bool:
     raise PatternError(f"unsupported pattern filter {name!r}")
 
 
-_NUMERIC_OPS = {
-    "=": lambda a, b: math.isclose(a, b),
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
+_NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
+    "=": math.isclose,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 

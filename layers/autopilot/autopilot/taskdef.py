@@ -50,7 +50,9 @@ class ContainerImage:
 
 
 def container_images(body: dict[str, Any]) -> list[ContainerImage]:
-    return [ContainerImage(str(c.get("name", "")), str(c.get("image", ""))) for c in body.get("containerDefinitions", [])]
+    return [
+        ContainerImage(str(c.get("name", "")), str(c.get("image", ""))) for c in body.get("containerDefinitions", [])
+    ]
 
 
 def repositories_used(body: dict[str, Any]) -> set[RepositoryRef]:
@@ -77,7 +79,9 @@ def select_containers(body: dict[str, Any], repository: RepositoryRef, names: tu
     return [name for name in names if name in in_repo]
 
 
-def registration_request(body: dict[str, Any], tags: tuple[dict[str, str], ...], images: dict[str, str]) -> dict[str, Any]:
+def registration_request(
+    body: dict[str, Any], tags: tuple[dict[str, str], ...], images: dict[str, str]
+) -> dict[str, Any]:
     """RegisterTaskDefinition input: `body` with `images` (container name → image) applied."""
     request = {key: copy.deepcopy(body[key]) for key in REGISTER_FIELDS if body.get(key) not in (None, [], {})}
     for container in request.get("containerDefinitions", []):
@@ -90,4 +94,8 @@ def registration_request(body: dict[str, Any], tags: tuple[dict[str, str], ...],
 
 def image_changes(body: dict[str, Any], images: dict[str, str]) -> list[tuple[str, str, str]]:
     """(container, old image, new image) for each container whose image would change."""
-    return [(c.name, c.image, images[c.name]) for c in container_images(body) if c.name in images and c.image != images[c.name]]
+    return [
+        (c.name, c.image, images[c.name])
+        for c in container_images(body)
+        if c.name in images and c.image != images[c.name]
+    ]

@@ -57,8 +57,10 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
 def rejected(event: Mapping[str, Any], error: ValidationError) -> dict[str, Any]:
     """A malformed event: one clear error in the log, no retry (it would never parse)."""
     problems = [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()]
-    logger.error("malformed event rejected", extra={"event_id": event.get("id"),
-                                                    "detail_type": event.get("detail-type"), "problems": problems})
+    logger.error(
+        "malformed event rejected",
+        extra={"event_id": event.get("id"), "detail_type": event.get("detail-type"), "problems": problems},
+    )
     return {"rejected": True, "problems": problems}
 
 
@@ -75,8 +77,14 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
 
     if dry_run:
         return work()
-    return once_per_event(work, event_id=push.id, scope="deploy", client=clients.dynamodb(),
-                          table=settings.ledger_table, context=context)
+    return once_per_event(
+        work,
+        event_id=push.id,
+        scope="deploy",
+        client=clients.dynamodb(),
+        table=settings.ledger_table,
+        context=context,
+    )
 
 
 _inventory_trigger: TypeAdapter[EcsApiCallEvent | Any] = TypeAdapter(InventoryTrigger)

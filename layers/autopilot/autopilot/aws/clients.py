@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ssm import SSMClient
 
-RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+# Standard retry mode: exponential backoff with jitter on throttling and 5xx, 6 attempts in all.
+RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 6}, connect_timeout=5, read_timeout=20)
 
 
 @lru_cache

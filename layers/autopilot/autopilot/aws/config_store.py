@@ -27,8 +27,10 @@ class ConfigStore:
             text = self._provider.get(self.parameter_name, max_age=self._max_age, decrypt=True)
         except GetParameterError as error:
             if "ParameterNotFound" in str(error):
-                logger.warning("configuration document not found; using defaults",
-                               extra={"parameter": self.parameter_name})
+                logger.warning(
+                    "configuration document not found; using defaults",
+                    extra={"parameter": self.parameter_name},
+                )
                 return ConfigDocument()
             raise ConfigDocumentError(f"cannot read configuration document {self.parameter_name}: {error}") from error
         return ConfigDocument.from_json(str(text), source=self.parameter_name)

@@ -106,7 +106,10 @@ class EcsGateway:
         try:
             response = self._client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"ClientException", "InvalidParameterException"}:
+            if error.response.get("Error", {}).get("Code") in {
+                "ClientException",
+                "InvalidParameterException",
+            }:
                 return None
             raise
         body = cast(dict[str, Any], response["taskDefinition"])

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from autopilot.aws.ledger import TTL_ATTRIBUTE
 
@@ -21,7 +22,7 @@ T = TypeVar("T")
 ONE_DAY = 24 * 60 * 60
 
 
-def _mark_duplicate(response: Any, record: Any) -> Any:
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     """A duplicate delivery returns the first result, marked so nobody mistakes it for new work."""
     if isinstance(response, dict):
         return {**response, "duplicate_delivery": True}
@@ -53,8 +54,9 @@ def once_per_event(
     if context is not None:
         config.register_lambda_context(context)
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)
     def run(event: dict[str, str]) -> dict[str, Any]:
         return work()
 
-    return run(event={"id": event_id})
+    guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(run)
+    result: dict[str, Any] = guarded(event={"id": event_id})
+    return result

@@ -155,16 +155,27 @@ class Ledger:
         requests: list[dict[str, Any]] = []
         for ref, (service_arn, cluster_arn, repos) in put.items():
             for repo in sorted(repos):
-                values = {"PK": f"INDEX#REPO#{repo}", "SK": ref.key, "service_arn": service_arn,
-                          "cluster_arn": cluster_arn, "updated_at": now}
+                values = {
+                    "PK": f"INDEX#REPO#{repo}",
+                    "SK": ref.key,
+                    "service_arn": service_arn,
+                    "cluster_arn": cluster_arn,
+                    "updated_at": now,
+                }
                 requests.append({"PutRequest": {"Item": _item(values)}})
             if repos != previous.get(ref):
-                reverse = {"PK": SERVICES_INDEX_PK, "SK": ref.key, "repos": repos or None,
-                           "service_arn": service_arn, "updated_at": now}
+                reverse = {
+                    "PK": SERVICES_INDEX_PK,
+                    "SK": ref.key,
+                    "repos": repos or None,
+                    "service_arn": service_arn,
+                    "updated_at": now,
+                }
                 requests.append({"PutRequest": {"Item": _item(reverse)}})
         for ref, repos in removed.items():
-            requests.extend({"DeleteRequest": {"Key": _item({"PK": f"INDEX#REPO#{repo}", "SK": ref.key})}}
-                            for repo in sorted(repos))
+            requests.extend(
+                {"DeleteRequest": {"Key": _item({"PK": f"INDEX#REPO#{repo}", "SK": ref.key})}} for repo in sorted(repos)
+            )
             if ref not in put:
                 requests.append({"DeleteRequest": {"Key": _item({"PK": SERVICES_INDEX_PK, "SK": ref.key})}})
         self._batch_write(requests)
@@ -193,8 +204,10 @@ class Ledger:
         by_key = {service_pk(ref): ref for ref in unique}
         for chunk in _chunks(unique, BATCH_GET_LIMIT):
             pending: dict[str, Any] = {
-                self.table: {"Keys": [_item({"PK": service_pk(ref), "SK": STATE_SK}) for ref in chunk],
-                             "ConsistentRead": True}
+                self.table: {
+                    "Keys": [_item({"PK": service_pk(ref), "SK": STATE_SK}) for ref in chunk],
+                    "ConsistentRead": True,
+                }
             }
             for round_ in range(MAX_UNPROCESSED_ROUNDS):
                 response = self._client.batch_get_item(RequestItems=pending)
@@ -252,16 +265,23 @@ class Ledger:
         }
         self._client.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": self.table, "Item": _item(row),
-                         "ConditionExpression": "attribute_not_exists(SK)"}},
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _item(row),
+                        "ConditionExpression": "attribute_not_exists(SK)",
+                    }
+                },
                 {
                     "Update": {
                         "TableName": self.table,
                         "Key": _item({"PK": service_pk(record.service), "SK": STATE_SK}),
                         "UpdateExpression": "SET #img = :img, last_deployment = :sk",
                         "ExpressionAttributeNames": {"#img": image_attribute(record.repository)},
-                        "ExpressionAttributeValues": {":img": _serializer.serialize(deployed),
-                                                      ":sk": {"S": record.sort_key}},
+                        "ExpressionAttributeValues": {
+                            ":img": _serializer.serialize(deployed),
+                            ":sk": {"S": record.sort_key},
+                        },
                     }
                 },
             ]
@@ -280,8 +300,9 @@ class Ledger:
 
 def _state(item: Mapping[str, Any]) -> ServiceState:
     images = {
-        key.removeprefix("image:"): DeployedImage(str(value.get("tag", "")), str(value.get("digest", "")),
-                                                  str(value.get("task_definition", "")))
+        key.removeprefix("image:"): DeployedImage(
+            str(value.get("tag", "")), str(value.get("digest", "")), str(value.get("task_definition", ""))
+        )
         for key, value in item.items()
         if key.startswith("image:") and isinstance(value, dict)
     }

@@ -46,8 +46,10 @@ def _aws_target(endpoint_url: str | None, table: str | None) -> None:
     if endpoint_url:
         from autopilot.local.emulator import use_endpoint
 
-        use_endpoint(endpoint_url, region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                     or "us-west-2")
+        use_endpoint(
+            endpoint_url,
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-west-2",
+        )
     if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
         raise CliError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
     if table:
@@ -132,8 +134,9 @@ def inventory(endpoint_url: str | None, table: str | None, template: str | None)
     _aws_target(endpoint_url, table)
     from autopilot.local.sample_events import EventFactory
 
-    factory = EventFactory(project.root / "events", account="123456789012",
-                           region=os.environ.get("AWS_REGION", "us-east-1"))
+    factory = EventFactory(
+        project.root / "events", account="123456789012", region=os.environ.get("AWS_REGION", "us-east-1")
+    )
     with out.status("listing clusters and services…"):
         result = _invoke(project, "InventoryFunction", factory.scheduled())
     from autopilot.cli.render import print_result
@@ -166,8 +169,10 @@ def local_up(port: int | None, template: str | None) -> None:
         for name, url in resources.queues.items():
             out.print(f"  queue {name:<12} {url}")
         out.print("use it with:")
-        out.print(f"  export AWS_ENDPOINT_URL={emulator.endpoint_url} AWS_REGION={os.environ['AWS_REGION']} "
-                  f"LEDGER_TABLE_NAME={resources.table} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+        out.print(
+            f"  export AWS_ENDPOINT_URL={emulator.endpoint_url} AWS_REGION={os.environ['AWS_REGION']} "
+            f"LEDGER_TABLE_NAME={resources.table} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+        )
         out.print("Ctrl-C stops it.")
         while True:
             time.sleep(3600)
@@ -199,7 +204,7 @@ def main() -> None:
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
+    except Exception as error:
         click.echo(f"autopilot: error: {type(error).__name__}: {error}", err=True)
         sys.exit(1)
 

@@ -38,8 +38,9 @@ def deploy_table(report: dict[str, Any]) -> Table:
         table.add_column(column, overflow="fold")
     for result in report.get("results", []):
         changes = result.get("changes") or []
-        images = "\n".join(f"{c['container']}: {short_image(c['old_image'])} → {short_image(c['new_image'])}"
-                           for c in changes)
+        images = "\n".join(
+            f"{c['container']}: {short_image(c['old_image'])} → {short_image(c['new_image'])}" for c in changes
+        )
         revision = short_task_definition(result.get("previous_task_definition"))
         if result.get("new_task_definition"):
             revision += f" → {short_task_definition(result['new_task_definition'])}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -141,7 +142,7 @@ class SemverPolicy:
 def parse_semver_range(range_text: str) -> SemverPolicy:
     text = range_text.strip()
     if not text:
-        raise PolicyError("semver: needs a range after it, e.g. semver:1.x")
+        raise PolicyError("semver: needs a value after it, e.g. semver:1.x")
     if "," in text:
         raise PolicyError(f"semver range {text!r} contains a comma; npm ranges separate with spaces or ||")
     try:
@@ -149,6 +150,23 @@ def parse_semver_range(range_text: str) -> SemverPolicy:
     except ValueError as error:
         raise PolicyError(f"semver range {text!r} is not a valid npm range ({error})") from error
     return SemverPolicy(text)
+
+
+def _regex(pattern: str) -> RegexPolicy:
+    try:
+        return RegexPolicy(re.compile(pattern))
+    except re.error as error:
+        raise PolicyError(f"regex {pattern!r} does not compile: {error}") from error
+
+
+# kind → (constructor, example shown when the argument is missing, allowed in a tag)
+_KINDS: dict[str, tuple[Callable[[str], Policy], str, bool]] = {
+    "tag": (ExactTagPolicy, "tag:latest", True),
+    "prefix": (PrefixPolicy, "prefix:release-", True),
+    "semver": (parse_semver_range, "semver:1.x", True),
+    "glob": (GlobPolicy, "glob:release-*", False),
+    "regex": (_regex, "regex:^main-[0-9a-f]{7}$", False),
+}
 
 
 def parse_policy(value: str, *, full_syntax: bool) -> Policy:
@@ -161,28 +179,13 @@ def parse_policy(value: str, *, full_syntax: bool) -> Policy:
     if text == "off":
         return OffPolicy()
     kind, sep, arg = text.partition(":")
+    known = {name: spec for name, spec in _KINDS.items() if full_syntax or spec[2]}
+    allowed = ", ".join(f"{name}:" for name in known) + (" or off" if full_syntax else ", policy: or off")
     if not sep:
-        raise PolicyError(f"{text!r} is not a policy; expected tag:, semver:, prefix:, policy: or off")
-    if kind == "tag":
-        if not arg:
-            raise PolicyError("tag: needs a tag name after it, e.g. tag:latest")
-        return ExactTagPolicy(arg)
-    if kind == "prefix":
-        if not arg:
-            raise PolicyError("prefix: needs a prefix after it, e.g. prefix:release-")
-        return PrefixPolicy(arg)
-    if kind == "semver":
-        return parse_semver_range(arg)
-    if full_syntax and kind == "glob":
-        if not arg:
-            raise PolicyError("glob: needs a pattern after it, e.g. glob:release-*")
-        return GlobPolicy(arg)
-    if full_syntax and kind == "regex":
-        if not arg:
-            raise PolicyError("regex: needs a pattern after it")
-        try:
-            return RegexPolicy(re.compile(arg))
-        except re.error as error:
-            raise PolicyError(f"regex {arg!r} does not compile: {error}") from error
-    allowed = "tag:, semver:, prefix:, glob:, regex: or off" if full_syntax else "tag:, semver:, prefix:, policy: or off"
-    raise PolicyError(f"unknown policy kind {kind!r}; expected {allowed}")
+        raise PolicyError(f"{text!r} is not a policy; expected {allowed}")
+    if kind not in known:
+        raise PolicyError(f"unknown policy kind {kind!r}; expected {allowed}")
+    build, example, _ = known[kind]
+    if not arg.strip():
+        raise PolicyError(f"{kind}: needs a value after it, e.g. {example}")
+    return build(arg)

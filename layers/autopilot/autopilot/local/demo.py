@@ -55,14 +55,24 @@ def _manifest(label: str) -> str:
     """A small, valid image manifest; its sha256 is the digest ECR reports."""
     config = hashlib.sha256(label.encode()).hexdigest()
     layer = hashlib.sha256(f"layer-{label}".encode()).hexdigest()
-    return json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470,
-                   "digest": f"sha256:{config}"},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3370628,
-                    "digest": f"sha256:{layer}"}],
-    })
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1470,
+                "digest": f"sha256:{config}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 3370628,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
 
 
 class Story:
@@ -90,20 +100,37 @@ class Story:
                 cpu="256",
                 memory="512",
                 containerDefinitions=[
-                    {"name": "web", "image": f"{self.repository_uri}:{initial}", "essential": True,
-                     "portMappings": [{"containerPort": 8080}],
-                     "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health"]}},
-                    {"name": "log-router", "image": SIDECAR, "essential": False,
-                     "firelensConfiguration": {"type": "fluentbit"}},
+                    {
+                        "name": "web",
+                        "image": f"{self.repository_uri}:{initial}",
+                        "essential": True,
+                        "portMappings": [{"containerPort": 8080}],
+                        "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health"]},
+                    },
+                    {
+                        "name": "log-router",
+                        "image": SIDECAR,
+                        "essential": False,
+                        "firelensConfiguration": {"type": "fluentbit"},
+                    },
                 ],
                 tags=[{"key": "team", "value": "shop"}],
             )["taskDefinition"]["taskDefinitionArn"]
-            self.ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=task_definition, desiredCount=2,
-                                    launchType="FARGATE",
-                                    tags=[{"key": key, "value": value} for key, value in tags.items()])
+            self.ecs.create_service(
+                cluster=CLUSTER,
+                serviceName=name,
+                taskDefinition=task_definition,
+                desiredCount=2,
+                launchType="FARGATE",
+                tags=[{"key": key, "value": value} for key, value in tags.items()],
+            )
             policy = ", ".join(f"{k}={v}" for k, v in tags.items())
-            self.timeline.step("setup", f"service {CLUSTER}/{name} runs {REPOSITORY}:{initial}  [dim]({policy})[/]",
-                               service=f"{CLUSTER}/{name}", tags=tags)
+            self.timeline.step(
+                "setup",
+                f"service {CLUSTER}/{name} runs {REPOSITORY}:{initial}  [dim]({policy})[/]",
+                service=f"{CLUSTER}/{name}",
+                tags=tags,
+            )
 
     def push_image(self, tag: str, *, label: str | None = None) -> str:
         image = self.ecr.put_image(repositoryName=REPOSITORY, imageManifest=_manifest(label or tag), imageTag=tag)
@@ -114,8 +141,7 @@ class Story:
     def inventory(self) -> None:
         result = self.run(self.events.scheduled(), functions=["InventoryFunction"])
         indexed = result.get("InventoryFunction", {}).get("services_indexed")
-        self.timeline.step("inventory", f"index rebuilt: {indexed} managed service(s) use {REPOSITORY}",
-                           result=result)
+        self.timeline.step("inventory", f"index rebuilt: {indexed} managed service(s) use {REPOSITORY}", result=result)
 
     def push(self, tag: str, note: str) -> dict[str, Any]:
         digest = self.push_image(tag)
@@ -127,21 +153,30 @@ class Story:
         results = self.run(event)
         for function, result in results.items():
             if isinstance(result, dict) and result.get("duplicate_delivery"):
-                self.timeline.step("decision", f"{function}: duplicate delivery of event {event['id'][:8]}…, "
-                                   "already handled: nothing changes", function=function, duplicate=True)
+                self.timeline.step(
+                    "decision",
+                    f"{function}: duplicate delivery of event {event['id'][:8]}…, already handled: nothing changes",
+                    function=function,
+                    duplicate=True,
+                )
                 continue
             if isinstance(result, dict) and result.get("results") is not None:
                 self.timeline.show(deploy_table(result))
                 for item in result["results"]:
-                    self.timeline.step("decision", f"{item['service']}: {item['outcome']} — {item['reason']}",
-                                       function=function, **item)
+                    self.timeline.step(
+                        "decision",
+                        f"{item['service']}: {item['outcome']} — {item['reason']}",
+                        function=function,
+                        **item,
+                    )
         return results
 
     def run(self, event: dict[str, Any], functions: list[str] | None = None) -> dict[str, Any]:
         targets = functions or self.project.route(event)
         if functions is None:
-            self.timeline.step("route", f"EventBridge rules match: {', '.join(targets) or 'nothing'}",
-                               functions=targets)
+            self.timeline.step(
+                "route", f"EventBridge rules match: {', '.join(targets) or 'nothing'}", functions=targets
+            )
         return {function: self.project.invoke(function, event) for function in targets}
 
     def final_state(self) -> dict[str, dict[str, Any]]:
@@ -155,9 +190,13 @@ class Story:
             images = {c["name"]: c["image"] for c in body["containerDefinitions"]}
             tags = {t["key"]: t["value"] for t in service.get("tags", [])}
             state[service["serviceName"]] = {"task_definition": service["taskDefinition"], "images": images}
-            table.add_row(service["serviceName"], tags.get("autopilot:deploy", ""),
-                          short_task_definition(service["taskDefinition"]), short_image(images["web"]),
-                          short_image(images["log-router"]))
+            table.add_row(
+                service["serviceName"],
+                tags.get("autopilot:deploy", ""),
+                short_task_definition(service["taskDefinition"]),
+                short_image(images["web"]),
+                short_image(images["log-router"]),
+            )
         self.timeline.show(table)
         return state
 
@@ -167,8 +206,12 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
     with Emulator() as emulator:
         timeline.step("emulator", f"local AWS (moto) on {emulator.endpoint_url}", endpoint=emulator.endpoint_url)
         resources = create_stack_resources(project, config_document=json.dumps(CONFIG_DOCUMENT))
-        timeline.step("stack", f"ledger table {resources.table}, queues {', '.join(resources.queues)}, "
-                      f"config {resources.config_parameter}", table=resources.table)
+        timeline.step(
+            "stack",
+            f"ledger table {resources.table}, queues {', '.join(resources.queues)}, "
+            f"config {resources.config_parameter}",
+            table=resources.table,
+        )
         story = Story(project, timeline)
         story.setup()
         story.inventory()

@@ -63,7 +63,9 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -89,18 +91,20 @@ def create_stack_resources(project: Project, *, config_document: str = "{}") -> 
     if ttl:
         dynamodb.update_time_to_live(TableName=LOCAL_TABLE, TimeToLiveSpecification=ttl)
     sqs = boto3.client("sqs")
-    queues = {name: sqs.create_queue(QueueName=f"ecs-autopilot-{name}")["QueueUrl"]
-              for name in project.resources_of_type("AWS::SQS::Queue")}
-    boto3.client("ssm").put_parameter(Name=LOCAL_CONFIG_PARAMETER, Value=config_document, Type="String",
-                                      Overwrite=True)
+    queues = {
+        name: sqs.create_queue(QueueName=f"ecs-autopilot-{name}")["QueueUrl"]
+        for name in project.resources_of_type("AWS::SQS::Queue")
+    }
+    boto3.client("ssm").put_parameter(Name=LOCAL_CONFIG_PARAMETER, Value=config_document, Type="String", Overwrite=True)
     apply_function_environment(project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER)
     return StackResources(table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues)
 
 
 def apply_function_environment(project: Project, *, table: str, config_parameter: str) -> None:
     """The Globals environment of template.yaml, with references resolved to the local resources."""
-    variables: dict[str, Any] = project.template.get("Globals", {}).get("Function", {}).get(
-        "Environment", {}).get("Variables", {})
+    variables: dict[str, Any] = (
+        project.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
     resolved = {"Ledger": table, "ConfigParameterName": config_parameter, "LogLevel": "WARNING"}
     for key, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:

@@ -27,7 +27,9 @@ def find_template(start: Path | None = None) -> Path:
         template = folder / "template.yaml"
         if template.is_file() and (folder / "functions").is_dir():
             return template
-    raise ProjectNotFoundError("template.yaml not found: run autopilot from the ecs-autopilot checkout or pass --template")
+    raise ProjectNotFoundError(
+        "template.yaml not found: run autopilot from the ecs-autopilot checkout or pass --template"
+    )
 
 
 @dataclass(frozen=True)

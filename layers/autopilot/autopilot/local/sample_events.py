@@ -29,8 +29,12 @@ class EventFactory:
 
     def _from_sample(self, name: str) -> dict[str, Any]:
         event = copy.deepcopy(load_event(self.events_dir / name))
-        event.update(id=str(uuid.uuid4()), account=self.account, region=self.region,
-                     time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        event.update(
+            id=str(uuid.uuid4()),
+            account=self.account,
+            region=self.region,
+            time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
         return event
 
     def ecr_push(self, repository: str, digest: str, tag: str | None) -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""An ECS world in moto: repositories, clusters, task definitions, tagged services, and pushes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from autopilot.config.service_tags import is_valid_ecs_tag_value
+from autopilot.local.project import Project
+from autopilot.local.sample_events import EventFactory
+
+SIDECAR = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+
+
+def manifest(label: str) -> str:
+    """An image manifest unique to `label` (moto derives the digest from the layers)."""
+    config = hashlib.sha256(label.encode()).hexdigest()
+    layer = hashlib.sha256(f"layer {label}".encode()).hexdigest()
+    return json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                   "digest": f"sha256:{config}"},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
+                    "digest": f"sha256:{layer}"}],
+    })
+
+
+def ecs_tags(tags: Mapping[str, str], *, allow_invalid: bool = False) -> list[dict[str, str]]:
+    """ECS tags; every value must match ECS's TagValue pattern (moto does not check it, AWS does)."""
+    for key, value in tags.items():
+        if not allow_invalid:
+            assert is_valid_ecs_tag_value(value), f"tag value {key}={value!r} would be rejected by ECS"
+    return [{"key": key, "value": value} for key, value in tags.items()]
+
+
+@dataclass
+class World:
+    project: Project
+    events: EventFactory
+    ecs: Any = field(default_factory=lambda: boto3.client("ecs"))
+    ecr: Any = field(default_factory=lambda: boto3.client("ecr"))
+    repositories: dict[str, str] = field(default_factory=dict)
+
+    def repository(self, name: str) -> str:
+        if name not in self.repositories:
+            self.repositories[name] = self.ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
+        return self.repositories[name]
+
+    def push_image(self, repository: str, tag: str, label: str | None = None) -> str:
+        self.repository(repository)
+        response = self.ecr.put_image(repositoryName=repository, imageManifest=manifest(label or f"{repository}:{tag}"),
+                                      imageTag=tag)
+        return str(response["image"]["imageId"]["imageDigest"])
+
+    def cluster(self, name: str) -> None:
+        self.ecs.create_cluster(clusterName=name)
+
+    def task_definition(self, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
+        response = self.ecs.register_task_definition(family=family, containerDefinitions=containers, **extra)
+        return str(response["taskDefinition"]["taskDefinitionArn"])
+
+    def web_task_definition(self, family: str, repository: str, tag: str = "1.0.0", **extra: Any) -> str:
+        return self.task_definition(family, [
+            {"name": "web", "image": f"{self.repository(repository)}:{tag}", "essential": True, "memory": 256},
+            {"name": "log-router", "image": SIDECAR, "essential": False, "memory": 64},
+        ], **extra)
+
+    def service(self, cluster: str, name: str, task_definition: str, tags: Mapping[str, str], *,
+                allow_invalid_tags: bool = False, **extra: Any) -> str:
+        response = self.ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=task_definition,
+                                           desiredCount=1, tags=ecs_tags(tags, allow_invalid=allow_invalid_tags),
+                                           **extra)
+        return str(response["service"]["serviceArn"])
+
+    def running(self, cluster: str, name: str) -> dict[str, Any]:
+        """The task definition the service runs now, as DescribeTaskDefinition returns it (with tags)."""
+        arn = self.ecs.describe_services(cluster=cluster, services=[name])["services"][0]["taskDefinition"]
+        response = self.ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        return {**response["taskDefinition"], "tags": response.get("tags", [])}
+
+    def image_of(self, cluster: str, name: str, container: str = "web") -> str:
+        body = self.running(cluster, name)
+        return next(c["image"] for c in body["containerDefinitions"] if c["name"] == container)
+
+    def inventory(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.project.invoke("InventoryFunction", self.events.scheduled())
+        return result
+
+    def push(self, repository: str, tag: str | None, label: str | None = None) -> dict[str, Any]:
+        digest = self.push_image(repository, tag or "untagged", label) if tag else self.push_image(
+            repository, "scratch", label or "untagged")
+        return self.deliver(self.events.ecr_push(repository, digest, tag))
+
+    def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.project.invoke("DeployFunction", event)
+        return result
+
+
+def outcomes(report: Mapping[str, Any]) -> dict[str, str]:
+    return {result["service"]: result["outcome"] for result in report["results"]}
+
+
+def reasons(report: Mapping[str, Any]) -> dict[str, str]:
+    return {result["service"]: result["reason"] for result in report["results"]}
