@@ -8,13 +8,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, load_event
 from autopilot.settings import get_settings
+from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -52,8 +51,11 @@ def aws(project: Project) -> Iterator[None]:
     with mock_aws():
         boto3.setup_default_session()
         clients.clear_caches()
-        create_stack_resources(project, config_document='{"policies": {"stable": "semver:^1.2", '
-                               '"mainline": "regex:^main-[0-9a-f]{7}$", "releases": "glob:release-*"}}')
+        create_stack_resources(
+            project,
+            config_document='{"policies": {"stable": "semver:^1.2", '
+            '"mainline": "regex:^main-[0-9a-f]{7}$", "releases": "glob:release-*"}}',
+        )
         yield
         clients.clear_caches()
         get_settings.cache_clear()

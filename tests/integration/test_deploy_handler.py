@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import boto3
 import pytest
+from autopilot.aws import clients
+from autopilot.aws.ledger import Ledger, service_pk
+from autopilot.refs import ServiceRef
 from botocore.exceptions import ClientError
 from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from autopilot.aws import clients
-from autopilot.aws.ledger import Ledger, service_pk
-from autopilot.refs import ServiceRef
 from tests.conftest import sample
 from tests.integration.world import SIDECAR, World, outcomes, reasons
 
@@ -35,7 +35,9 @@ def task_definition_count(world: World, family: str) -> int:
 def test_push_of_tracked_tag_deploys_the_digest_and_keeps_the_sidecar(world: World) -> None:
     # Given a service tracking `latest` with a sidecar from another repository
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     # When `latest` is pushed
     report = world.push("shop", "latest")
@@ -97,7 +99,9 @@ def test_services_sharing_a_task_definition_get_one_new_revision(world: World) -
 
 def test_the_same_event_delivered_twice_changes_nothing(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     first = world.deliver(event)
@@ -110,7 +114,9 @@ def test_the_same_event_delivered_twice_changes_nothing(world: World) -> None:
 
 def test_a_new_event_for_the_digest_the_service_runs_is_a_no_op(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     digest = world.push_image("shop", "latest")
     world.deliver(world.events.ecr_push("shop", digest, "latest"))
@@ -121,7 +127,9 @@ def test_a_new_event_for_the_digest_the_service_runs_is_a_no_op(world: World) ->
 
 def test_semver_policy_still_knows_the_running_version_after_digest_pinning(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "api", world.web_task_definition("api", "shop", tag="1.0.0"), {"autopilot:deploy": "semver:1.x"})
+    world.service(
+        "prod", "api", world.web_task_definition("api", "shop", tag="1.0.0"), {"autopilot:deploy": "semver:1.x"}
+    )
     world.inventory()
     assert outcomes(world.push("shop", "1.3.0")) == {"prod/api": "DEPLOYED"}
     assert "@sha256:" in world.image_of("prod", "api")
@@ -136,8 +144,12 @@ def test_semver_policy_still_knows_the_running_version_after_digest_pinning(worl
 
 def test_pin_tag_writes_the_tag_into_the_new_revision(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "api", world.web_task_definition("api", "shop"),
-                  {"autopilot:deploy": "semver:1.x", "autopilot:pin": "tag"})
+    world.service(
+        "prod",
+        "api",
+        world.web_task_definition("api", "shop"),
+        {"autopilot:deploy": "semver:1.x", "autopilot:pin": "tag"},
+    )
     world.inventory()
     world.push("shop", "1.1.0")
     assert world.image_of("prod", "api") == f"{world.repository('shop')}:1.1.0"
@@ -156,7 +168,9 @@ def test_untagged_push_never_deploys(world: World) -> None:
 
 def test_quarantined_digest_is_skipped_with_a_reason(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     digest = world.push_image("shop", "latest", label="bad build")
     ledger().quarantine(ServiceRef("prod", "web"), [digest])
@@ -168,7 +182,9 @@ def test_quarantined_digest_is_skipped_with_a_reason(world: World) -> None:
 
 def test_frozen_service_is_skipped(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     ledger().set_frozen(ServiceRef("prod", "web"), True)
     assert outcomes(world.push("shop", "latest")) == {"prod/web": "SKIPPED"}
@@ -191,7 +207,9 @@ def test_a_bad_tag_value_skips_that_service_with_one_clear_error_and_others_stil
     world: World, tags: dict[str, str], expected: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     world.cluster("prod")
-    world.service("prod", "good", world.web_task_definition("good", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "good", world.web_task_definition("good", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.service("prod", "bad", world.web_task_definition("bad", "shop", tag="latest"), tags, allow_invalid_tags=True)
     world.inventory()
     report = world.push("shop", "latest")
@@ -203,8 +221,12 @@ def test_a_bad_tag_value_skips_that_service_with_one_clear_error_and_others_stil
 
 def test_a_service_deleted_after_indexing_is_skipped_and_its_index_entry_removed(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "gone", world.web_task_definition("gone", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "gone", world.web_task_definition("gone", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     world.ecs.delete_service(cluster="prod", service="gone", force=True)
     report = world.push("shop", "latest")
@@ -212,7 +234,9 @@ def test_a_service_deleted_after_indexing_is_skipped_and_its_index_entry_removed
     repo = world.events.ecr_push("shop", "sha256:" + "0" * 64, "x")
     from autopilot.events import EcrImageActionEvent
 
-    indexed = {e.service.key for e in ledger().services_for_repository(EcrImageActionEvent.model_validate(repo).repository)}
+    indexed = {
+        e.service.key for e in ledger().services_for_repository(EcrImageActionEvent.model_validate(repo).repository)
+    }
     assert indexed == {"prod/web"}
 
 
@@ -231,8 +255,13 @@ def test_a_task_definition_deleted_after_indexing_is_skipped_without_a_crash(wor
 def test_code_deploy_and_external_controllers_are_skipped_with_a_clear_reason(world: World) -> None:
     world.cluster("prod")
     for name, controller in (("bg", "CODE_DEPLOY"), ("ext", "EXTERNAL"), ("rolling", "ECS")):
-        world.service("prod", name, world.web_task_definition(name, "shop", tag="latest"), {"autopilot:deploy": "tag:latest"},
-                      deploymentController={"type": controller})
+        world.service(
+            "prod",
+            name,
+            world.web_task_definition(name, "shop", tag="latest"),
+            {"autopilot:deploy": "tag:latest"},
+            deploymentController={"type": controller},
+        )
     world.inventory()
     report = world.push("shop", "latest")
     assert outcomes(report) == {"prod/bg": "SKIPPED", "prod/ext": "SKIPPED", "prod/rolling": "DEPLOYED"}
@@ -257,8 +286,14 @@ def test_new_revision_keeps_secrets_volumes_health_checks_logging_tags_and_platf
         "full",
         [
             {
-                "name": "web", "image": f"{shop}:latest", "essential": True, "cpu": 256, "memory": 512,
-                "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-west-2:123456789012:secret:db"}],
+                "name": "web",
+                "image": f"{shop}:latest",
+                "essential": True,
+                "cpu": 256,
+                "memory": 512,
+                "secrets": [
+                    {"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-west-2:123456789012:secret:db"}
+                ],
                 "environment": [{"name": "MODE", "value": "prod"}],
                 "mountPoints": [{"sourceVolume": "data", "containerPath": "/data"}],
                 "healthCheck": {"command": ["CMD-SHELL", "curl -f localhost/health"], "interval": 10, "retries": 3},
@@ -268,7 +303,10 @@ def test_new_revision_keeps_secrets_volumes_health_checks_logging_tags_and_platf
         ],
         executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
         taskRoleArn="arn:aws:iam::123456789012:role/app",
-        networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="512",
+        memory="1024",
         volumes=[{"name": "data"}],
         runtimePlatform={"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
         tags=[{"key": "team", "value": "shop"}],
@@ -279,8 +317,16 @@ def test_new_revision_keeps_secrets_volumes_health_checks_logging_tags_and_platf
     world.push("shop", "latest")
     after = world.running("prod", "full")
     old, new = before["taskDefinition"], after
-    for key in ("executionRoleArn", "taskRoleArn", "networkMode", "requiresCompatibilities", "cpu", "memory",
-                "volumes", "runtimePlatform"):
+    for key in (
+        "executionRoleArn",
+        "taskRoleArn",
+        "networkMode",
+        "requiresCompatibilities",
+        "cpu",
+        "memory",
+        "volumes",
+        "runtimePlatform",
+    ):
         assert new.get(key) == old.get(key), key
     assert new["tags"] == before["tags"]
     old_web, new_web = old["containerDefinitions"][0], new["containerDefinitions"][0]
@@ -313,8 +359,12 @@ class _Throttle:
 def throttle_update_service(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], _Throttle]:
     def install(times: int) -> _Throttle:
         throttle = _Throttle(times, EC2ContainerServiceBackend.update_service)
-        monkeypatch.setattr(EC2ContainerServiceBackend, "update_service",
-                            lambda backend, *a, **k: throttle(backend, *a, **k))
+        # a function (not the callable instance) so that it binds to the backend like the method it replaces
+        monkeypatch.setattr(
+            EC2ContainerServiceBackend,
+            "update_service",
+            lambda backend, *a, **k: throttle(backend, *a, **k),  # noqa: PLW0108
+        )
         return throttle
 
     return install
@@ -322,7 +372,9 @@ def throttle_update_service(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], 
 
 def test_transient_throttling_is_retried_and_the_deploy_succeeds(world: World, throttle_update_service) -> None:
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     throttle = throttle_update_service(2)
     report = world.push("shop", "latest")
@@ -330,9 +382,13 @@ def test_transient_throttling_is_retried_and_the_deploy_succeeds(world: World, t
     assert throttle.calls == 3
 
 
-def test_persistent_throttling_fails_the_event_for_a_retry_and_loses_nothing(world: World, throttle_update_service) -> None:
+def test_persistent_throttling_fails_the_event_for_a_retry_and_loses_nothing(
+    world: World, throttle_update_service
+) -> None:
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     throttle = throttle_update_service(6)  # every attempt botocore makes: the call and 5 retries
@@ -355,7 +411,9 @@ def test_a_malformed_event_is_rejected_with_a_clear_error_and_not_retried(world:
 
 def test_unknown_fields_from_aws_are_accepted(world: World) -> None:
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     event["detail"]["artifact-media-type"] = "application/vnd.oci.image.config.v1+json"
@@ -367,7 +425,9 @@ def test_dry_run_plans_without_changing_anything(world: World) -> None:
     from autopilot.wiring import handle_push
 
     world.cluster("prod")
-    world.service("prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"})
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
     world.inventory()
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     report = handle_push(event, None, dry_run=True)
@@ -388,8 +448,10 @@ def test_register_rejected_by_ecs_is_reported_for_that_service_only(world: World
 
     def reject_family_a(params: dict, **kwargs: object) -> None:
         if params.get("family") == "a":
-            raise ClientError({"Error": {"Code": "ClientException", "Message": "Invalid setting for container"}},
-                              "RegisterTaskDefinition")
+            raise ClientError(
+                {"Error": {"Code": "ClientException", "Message": "Invalid setting for container"}},
+                "RegisterTaskDefinition",
+            )
 
     clients.ecs().meta.events.register("provide-client-params.ecs.RegisterTaskDefinition", reject_family_a)
     report = world.push("shop", "latest")

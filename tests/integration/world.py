@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-
 from autopilot.config.service_tags import is_valid_ecs_tag_value
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory
@@ -22,14 +21,24 @@ def manifest(label: str) -> str:
     """An image manifest unique to `label` (moto derives the digest from the layers)."""
     config = hashlib.sha256(label.encode()).hexdigest()
     layer = hashlib.sha256(f"layer {label}".encode()).hexdigest()
-    return json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
-                   "digest": f"sha256:{config}"},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654,
-                    "digest": f"sha256:{layer}"}],
-    })
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 7023,
+                "digest": f"sha256:{config}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 32654,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
 
 
 def ecs_tags(tags: Mapping[str, str], *, allow_invalid: bool = False) -> list[dict[str, str]]:
@@ -55,8 +64,9 @@ class World:
 
     def push_image(self, repository: str, tag: str, label: str | None = None) -> str:
         self.repository(repository)
-        response = self.ecr.put_image(repositoryName=repository, imageManifest=manifest(label or f"{repository}:{tag}"),
-                                      imageTag=tag)
+        response = self.ecr.put_image(
+            repositoryName=repository, imageManifest=manifest(label or f"{repository}:{tag}"), imageTag=tag
+        )
         return str(response["image"]["imageId"]["imageDigest"])
 
     def cluster(self, name: str) -> None:
@@ -67,16 +77,33 @@ class World:
         return str(response["taskDefinition"]["taskDefinitionArn"])
 
     def web_task_definition(self, family: str, repository: str, tag: str = "1.0.0", **extra: Any) -> str:
-        return self.task_definition(family, [
-            {"name": "web", "image": f"{self.repository(repository)}:{tag}", "essential": True, "memory": 256},
-            {"name": "log-router", "image": SIDECAR, "essential": False, "memory": 64},
-        ], **extra)
+        return self.task_definition(
+            family,
+            [
+                {"name": "web", "image": f"{self.repository(repository)}:{tag}", "essential": True, "memory": 256},
+                {"name": "log-router", "image": SIDECAR, "essential": False, "memory": 64},
+            ],
+            **extra,
+        )
 
-    def service(self, cluster: str, name: str, task_definition: str, tags: Mapping[str, str], *,
-                allow_invalid_tags: bool = False, **extra: Any) -> str:
-        response = self.ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=task_definition,
-                                           desiredCount=1, tags=ecs_tags(tags, allow_invalid=allow_invalid_tags),
-                                           **extra)
+    def service(
+        self,
+        cluster: str,
+        name: str,
+        task_definition: str,
+        tags: Mapping[str, str],
+        *,
+        allow_invalid_tags: bool = False,
+        **extra: Any,
+    ) -> str:
+        response = self.ecs.create_service(
+            cluster=cluster,
+            serviceName=name,
+            taskDefinition=task_definition,
+            desiredCount=1,
+            tags=ecs_tags(tags, allow_invalid=allow_invalid_tags),
+            **extra,
+        )
         return str(response["service"]["serviceArn"])
 
     def running(self, cluster: str, name: str) -> dict[str, Any]:
@@ -94,8 +121,11 @@ class World:
         return result
 
     def push(self, repository: str, tag: str | None, label: str | None = None) -> dict[str, Any]:
-        digest = self.push_image(repository, tag or "untagged", label) if tag else self.push_image(
-            repository, "scratch", label or "untagged")
+        digest = (
+            self.push_image(repository, tag or "untagged", label)
+            if tag
+            else self.push_image(repository, "scratch", label or "untagged")
+        )
         return self.deliver(self.events.ecr_push(repository, digest, tag))
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:

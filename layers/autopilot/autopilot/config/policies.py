@@ -112,8 +112,8 @@ def version_of(tag: str | None) -> str | None:
     """The normalised semantic version a tag names (`v1.2.3` → `1.2.3`), or None."""
     if not tag:
         return None
-    valid: str | None = nodesemver.valid(tag, False)
-    return valid
+    parsed = nodesemver.valid(tag, False)
+    return None if parsed is None else str(parsed.version)
 
 
 @dataclass(frozen=True)

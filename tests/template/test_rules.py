@@ -1,0 +1,102 @@
+"""The EventBridge rules of template.yaml match the events they are for, and no others."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import EVENTS, ROOT, sample
+
+DEPLOY_EVENTS = ["ecr-push-latest.json", "ecr-push-semver.json", "ecr-push-untagged.json", "ecr-push-empty-tag.json"]
+NOT_DEPLOY = [
+    "ecr-delete.json",
+    "ecr-image-scan.json",
+    "ecr-scan-resource-change.json",
+    "ecr-pull-through-cache.json",
+    "ecr-archive.json",
+    "ecr-restore.json",
+    "ecr-referrer-restore.json",
+    "ecr-replication.json",
+    "ecr-replication-failed.json",
+    "ecr-push-failed.json",
+]
+INVENTORY_EVENTS = [
+    "cloudtrail-ecs-create-service.json",
+    "cloudtrail-ecs-update-service.json",
+    "cloudtrail-ecs-delete-service.json",
+    "cloudtrail-ecs-tag-resource.json",
+    "cloudtrail-ecs-untag-resource.json",
+    "cloudtrail-ecs-tag-task-definition.json",
+]
+NOT_INVENTORY = [
+    "cloudtrail-ecs-create-cluster.json",
+    "cloudtrail-ecs-update-service-denied.json",
+    "scheduled-event.json",
+]
+
+
+def test_every_sample_event_is_classified_here() -> None:
+    listed = set(DEPLOY_EVENTS + NOT_DEPLOY + INVENTORY_EVENTS + NOT_INVENTORY)
+    assert {path.name for path in EVENTS.glob("*.json")} == listed
+
+
+@pytest.mark.parametrize("name", DEPLOY_EVENTS)
+def test_ecr_pushes_route_to_deploy_function_alone(project, name: str) -> None:
+    assert project.route(sample(name)) == ["DeployFunction"]
+
+
+@pytest.mark.parametrize("name", NOT_DEPLOY)
+def test_other_ecr_events_route_nowhere(project, name: str) -> None:
+    assert project.route(sample(name)) == []
+
+
+@pytest.mark.parametrize("name", INVENTORY_EVENTS)
+def test_ecs_service_api_calls_route_to_inventory_function_alone(project, name: str) -> None:
+    assert project.route(sample(name)) == ["InventoryFunction"]
+
+
+@pytest.mark.parametrize("name", NOT_INVENTORY)
+def test_other_api_calls_and_failed_calls_route_nowhere(project, name: str) -> None:
+    assert project.route(sample(name)) == []
+
+
+def test_a_push_from_another_source_with_the_same_detail_is_not_taken(project) -> None:
+    event = sample("ecr-push-latest.json")
+    event["source"] = "my.app"
+    assert project.route(event) == []
+
+
+def autopilot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autopilot.cli.main", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", ["ecr-push-latest.json", "ecr-push-semver.json"])
+def test_autopilot_route_prints_deploy_function_for_a_tagged_push(name: str) -> None:
+    result = autopilot("route", f"events/{name}")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "DeployFunction\n", "")
+
+
+@pytest.mark.parametrize("name", NOT_DEPLOY)
+def test_autopilot_route_prints_nothing_for_non_push_ecr_events(name: str) -> None:
+    result = autopilot("route", f"events/{name}")
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_autopilot_route_errors_are_one_line_without_a_traceback(tmp_path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    for args in (("route", "events/no-such-file.json"), ("route", str(broken))):
+        result = autopilot(*args)
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert result.stderr.startswith("autopilot: error:")

@@ -1,0 +1,69 @@
+"""template.yaml: runtime, the ledger table, least-privilege IAM and reliable rule targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from autopilot.local.project import Project
+
+
+def functions(project: Project) -> dict[str, dict[str, Any]]:
+    return project.resources_of_type("AWS::Serverless::Function")
+
+
+def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in function["Properties"]["Policies"] for s in policy["Statement"]]
+
+
+def test_functions_run_python_313_on_arm64_with_the_shared_layer(project: Project) -> None:
+    globals_ = project.template["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Layers"] == [{"Ref": "AutopilotLayer"}]
+    layer = project.resource("AutopilotLayer")
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert set(functions(project)) == {"DeployFunction", "InventoryFunction"}
+
+
+def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Project) -> None:
+    table = project.resource("Ledger")
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("function", ["DeployFunction", "InventoryFunction"])
+def test_every_rule_target_has_a_retry_policy_and_a_dead_letter_queue(project: Project, function: str) -> None:
+    for event in functions(project)[function]["Properties"]["Events"].values():
+        properties = event["Properties"]
+        assert properties["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert properties["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}
+
+
+def test_no_statement_allows_every_action(project: Project) -> None:
+    for function in functions(project).values():
+        for statement in statements(function):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all(action != "*" and not action.endswith(":*") for action in actions)
+
+
+def test_pass_role_is_limited_to_ecs_tasks(project: Project) -> None:
+    passes = [s for s in statements(functions(project)["DeployFunction"]) if s["Action"] == "iam:PassRole"]
+    assert len(passes) == 1
+    assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+
+
+def test_only_the_deploy_function_may_change_services(project: Project) -> None:
+    def allowed(name: str) -> set[str]:
+        found = set()
+        for statement in statements(functions(project)[name]):
+            found.update(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        return found
+
+    assert "ecs:UpdateService" in allowed("DeployFunction")
+    assert not {"ecs:UpdateService", "ecs:RegisterTaskDefinition", "iam:PassRole"} & allowed("InventoryFunction")
+    assert not {"ecs:ListServices", "ecs:ListClusters"} & allowed("DeployFunction")  # a push never scans
