@@ -7,8 +7,6 @@ in moto, for N managed services across 10 clusters of which m use the pushed rep
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import warnings
 from collections import Counter
@@ -21,7 +19,7 @@ import boto3
 from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources, use_endpoint
 from autopilot.local.project import Project
-from autopilot.local.sample_events import EventFactory
+from autopilot.local.sample_events import EventFactory, image_manifest
 from autopilot.settings import get_settings
 from moto import mock_aws
 
@@ -56,28 +54,6 @@ def counting() -> Iterator[CallCounter]:
         clients.clear_caches()
 
 
-def _manifest(label: str) -> str:
-    layer = hashlib.sha256(label.encode()).hexdigest()
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1,
-                "digest": f"sha256:{layer}",
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 1,
-                    "digest": f"sha256:{layer}",
-                }
-            ],
-        }
-    )
-
-
 class Fleet:
     """N managed services over 10 clusters; m of them (spread over the clusters) use repository `shop`."""
 
@@ -106,9 +82,9 @@ class Fleet:
         project.invoke("InventoryFunction", self.events.scheduled())
 
     def push(self, label: str) -> dict[str, Any]:
-        digest = self.ecr.put_image(repositoryName="shop", imageManifest=_manifest(label), imageTag="latest")["image"][
-            "imageId"
-        ]["imageDigest"]
+        digest = self.ecr.put_image(repositoryName="shop", imageManifest=image_manifest(label), imageTag="latest")[
+            "image"
+        ]["imageId"]["imageDigest"]
         result: dict[str, Any] = self.project.invoke("DeployFunction", self.events.ecr_push("shop", digest, "latest"))
         return result
 

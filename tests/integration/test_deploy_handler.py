@@ -34,11 +34,7 @@ def task_definition_count(world: World, family: str) -> int:
 
 def test_push_of_tracked_tag_deploys_the_digest_and_keeps_the_sidecar(world: World) -> None:
     # Given a service tracking `latest` with a sidecar from another repository
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     # When `latest` is pushed
     report = world.push("shop", "latest")
     # Then the service runs a new revision pinned to the pushed digest, the sidecar untouched
@@ -98,11 +94,7 @@ def test_services_sharing_a_task_definition_get_one_new_revision(world: World) -
 
 
 def test_the_same_event_delivered_twice_changes_nothing(world: World) -> None:
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     first = world.deliver(event)
     second = world.deliver(event)
@@ -113,11 +105,7 @@ def test_the_same_event_delivered_twice_changes_nothing(world: World) -> None:
 
 
 def test_a_new_event_for_the_digest_the_service_runs_is_a_no_op(world: World) -> None:
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     digest = world.push_image("shop", "latest")
     world.deliver(world.events.ecr_push("shop", digest, "latest"))
     again = world.deliver(world.events.ecr_push("shop", digest, "latest"))  # a new event id, same digest
@@ -167,11 +155,7 @@ def test_untagged_push_never_deploys(world: World) -> None:
 
 
 def test_quarantined_digest_is_skipped_with_a_reason(world: World) -> None:
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     digest = world.push_image("shop", "latest", label="bad build")
     ledger().quarantine(ServiceRef("prod", "web"), [digest])
     report = world.deliver(world.events.ecr_push("shop", digest, "latest"))
@@ -181,11 +165,7 @@ def test_quarantined_digest_is_skipped_with_a_reason(world: World) -> None:
 
 
 def test_frozen_service_is_skipped(world: World) -> None:
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     ledger().set_frozen(ServiceRef("prod", "web"), True)
     assert outcomes(world.push("shop", "latest")) == {"prod/web": "SKIPPED"}
 
@@ -371,11 +351,7 @@ def throttle_update_service(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], 
 
 
 def test_transient_throttling_is_retried_and_the_deploy_succeeds(world: World, throttle_update_service) -> None:
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     throttle = throttle_update_service(2)
     report = world.push("shop", "latest")
     assert outcomes(report) == {"prod/web": "DEPLOYED"}
@@ -385,11 +361,7 @@ def test_transient_throttling_is_retried_and_the_deploy_succeeds(world: World, t
 def test_persistent_throttling_fails_the_event_for_a_retry_and_loses_nothing(
     world: World, throttle_update_service
 ) -> None:
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     throttle = throttle_update_service(6)  # every attempt botocore makes: the call and 5 retries
     with pytest.raises(Exception, match="ThrottlingException"):
@@ -410,11 +382,7 @@ def test_a_malformed_event_is_rejected_with_a_clear_error_and_not_retried(world:
 
 
 def test_unknown_fields_from_aws_are_accepted(world: World) -> None:
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     event["detail"]["artifact-media-type"] = "application/vnd.oci.image.config.v1+json"
     event["new-envelope-field"] = {"anything": True}
@@ -424,11 +392,7 @@ def test_unknown_fields_from_aws_are_accepted(world: World) -> None:
 def test_dry_run_plans_without_changing_anything(world: World) -> None:
     from autopilot.wiring import handle_push
 
-    world.cluster("prod")
-    world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
-    )
-    world.inventory()
+    world.managed("prod", "web", "tag:latest")
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
     report = handle_push(event, None, dry_run=True)
     assert outcomes(report) == {"prod/web": "PLANNED"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,34 +9,10 @@ from typing import Any
 import boto3
 from autopilot.config.service_tags import is_valid_ecs_tag_value
 from autopilot.local.project import Project
-from autopilot.local.sample_events import EventFactory
+from autopilot.local.sample_events import EventFactory, image_manifest
 
 SIDECAR = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
-
-
-def manifest(label: str) -> str:
-    """An image manifest unique to `label` (moto derives the digest from the layers)."""
-    config = hashlib.sha256(label.encode()).hexdigest()
-    layer = hashlib.sha256(f"layer {label}".encode()).hexdigest()
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 7023,
-                "digest": f"sha256:{config}",
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 32654,
-                    "digest": f"sha256:{layer}",
-                }
-            ],
-        }
-    )
 
 
 def ecs_tags(tags: Mapping[str, str], *, allow_invalid: bool = False) -> list[dict[str, str]]:
@@ -65,7 +39,7 @@ class World:
     def push_image(self, repository: str, tag: str, label: str | None = None) -> str:
         self.repository(repository)
         response = self.ecr.put_image(
-            repositoryName=repository, imageManifest=manifest(label or f"{repository}:{tag}"), imageTag=tag
+            repositoryName=repository, imageManifest=image_manifest(label or f"{repository}:{tag}"), imageTag=tag
         )
         return str(response["image"]["imageId"]["imageDigest"])
 
@@ -105,6 +79,15 @@ class World:
             **extra,
         )
         return str(response["service"]["serviceArn"])
+
+    def managed(self, cluster: str, name: str, policy: str, *, running_tag: str = "latest") -> None:
+        """A cluster with one indexed service `name` on repository `shop`, deployed by `policy`."""
+        if not self.ecs.describe_clusters(clusters=[cluster])["clusters"]:
+            self.cluster(cluster)
+        self.service(
+            cluster, name, self.web_task_definition(name, "shop", tag=running_tag), {"autopilot:deploy": policy}
+        )
+        self.inventory()
 
     def running(self, cluster: str, name: str) -> dict[str, Any]:
         """The task definition the service runs now, as DescribeTaskDefinition returns it (with tags)."""

@@ -146,17 +146,7 @@ class _DeployRun:
         config = parse_service_tags(service.tags, self.ports.named_policies)
         name = entry.service.key
         if config.errors:
-            problems = "; ".join(str(error) for error in config.errors)
-            self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {problems}", config=config)
-            emit(
-                Message(
-                    kind="config.error",
-                    severity=Severity.ERROR,
-                    service=name,
-                    title=f"{name}: autopilot tag is wrong, service skipped",
-                    facts={"problem": problems, "repository": self.report.repository, "tag": self.push.tag},
-                )
-            )
+            self._config_error(name, "; ".join(str(error) for error in config.errors), config)
             return None
         if not config.managed:
             self._repair_index(entry, "service no longer has an autopilot:deploy tag")
@@ -218,16 +208,7 @@ class _DeployRun:
         try:
             containers = select_containers(body, self.repository, config.containers)
         except ContainerSelectionError as error:
-            self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {error}", config=config)
-            emit(
-                Message(
-                    kind="config.error",
-                    severity=Severity.ERROR,
-                    service=name,
-                    title=f"{name}: autopilot tag is wrong, service skipped",
-                    facts={"problem": str(error)},
-                )
-            )
+            self._config_error(name, str(error), config)
             return False
         if not containers:
             self._result(name, Outcome.SKIPPED, f"no selected container uses {self.repository}", config=config)
@@ -359,6 +340,19 @@ class _DeployRun:
                 service=name,
                 title=f"{name}: deploy of {self.repository.name}:{self.push.tag} failed",
                 facts={"error": text},
+            )
+        )
+
+    def _config_error(self, name: str, problem: str, config: ServiceConfig) -> None:
+        """One clear error naming the service, the tag and what is wrong; the service is skipped."""
+        self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {problem}", config=config)
+        emit(
+            Message(
+                kind="config.error",
+                severity=Severity.ERROR,
+                service=name,
+                title=f"{name}: autopilot tag is wrong, service skipped",
+                facts={"problem": problem, "repository": self.report.repository, "tag": self.push.tag},
             )
         )
 

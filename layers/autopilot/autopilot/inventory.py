@@ -6,12 +6,13 @@ A service is indexed under every repository its task definition's containers use
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
 from autopilot.aws.ledger import Ledger
 from autopilot.config.service_tags import DEPLOY
-from autopilot.observability import logger
+from autopilot.observability import logger, metrics
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import repositories_used
 
@@ -53,6 +54,7 @@ def rebuild_index(ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
     report.writes = ledger.apply_index(desired, removed, previous)
     report.services_indexed = len(desired)
     report.services_removed = sorted(ref.key for ref in previous if ref not in desired)
+    metrics.add_metric(name="ServicesIndexed", unit=MetricUnit.Count, value=report.services_indexed)
     logger.info("index rebuilt", extra=report.model_dump())
     return report
 
@@ -68,11 +70,13 @@ def refresh_service(ref: ServiceRef, ecs: EcsGateway, ledger: Ledger) -> Invento
         if previous:
             report.writes = ledger.apply_index({}, {ref: previous}, {ref: previous})
             report.services_removed = [ref.key]
+        metrics.add_metric(name="IndexRefreshes", unit=MetricUnit.Count, value=1)
         logger.info("service not indexed", extra={"service": ref.key, "removed": bool(previous)})
         return report
     put = {ref: (snapshot.arn, snapshot.cluster_arn, repos)}
     removed = {ref: previous - repos} if previous - repos else {}
     report.writes = ledger.apply_index(put, removed, {ref: previous})
     report.services_indexed = 1
+    metrics.add_metric(name="IndexRefreshes", unit=MetricUnit.Count, value=1)
     logger.info("service indexed", extra={"service": ref.key, "repositories": sorted(repos)})
     return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -26,6 +26,9 @@ from autopilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,19 @@ class Adapters:
     config: ConfigStore
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Adapters:
-        return cls(
-            ecs=EcsGateway(clients.ecs()),
-            ledger=Ledger(clients.dynamodb(), settings.ledger_table),
-            config=ConfigStore(clients.ssm(), settings.config_parameter, settings.config_max_age_seconds),
-        )
+    def current(cls) -> Adapters:
+        """The adapters of this Lambda container: kept across warm invocations (the configuration document's
+        cache lives in them), rebuilt when the settings or the clients change (tests, the CLI)."""
+        return _adapters(get_settings(), clients.ecs(), clients.dynamodb(), clients.ssm())
+
+
+@lru_cache(maxsize=4)
+def _adapters(settings: Settings, ecs: ECSClient, dynamodb: DynamoDBClient, ssm: SSMClient) -> Adapters:
+    return Adapters(
+        ecs=EcsGateway(ecs),
+        ledger=Ledger(dynamodb, settings.ledger_table),
+        config=ConfigStore(ssm, settings.config_parameter, settings.config_max_age_seconds),
+    )
 
 
 def deploy_ports(adapters: Adapters) -> DeployPorts:
@@ -70,7 +80,7 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
     except ValidationError as error:
         return rejected(event, error)
     settings = get_settings()
-    adapters = Adapters.from_settings(settings)
+    adapters = Adapters.current()
 
     def work() -> dict[str, Any]:
         return deploy_pushed_image(push, deploy_ports(adapters), dry_run=dry_run).model_dump(mode="json")
@@ -95,7 +105,7 @@ def handle_inventory(event: dict[str, Any], context: LambdaContext | None) -> di
         trigger = _inventory_trigger.validate_python(event)
     except ValidationError as error:
         return rejected(event, error)
-    adapters = Adapters.from_settings(get_settings())
+    adapters = Adapters.current()
     if isinstance(trigger, EcsApiCallEvent):
         if trigger.detail.error_code:
             logger.info("failed API call changes nothing", extra={"error_code": trigger.detail.error_code})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from rich.table import Table
 from autopilot.cli.render import deploy_table, short_image, short_task_definition
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
 from autopilot.local.project import Project
-from autopilot.local.sample_events import EventFactory
+from autopilot.local.sample_events import EventFactory, image_manifest
 
 CLUSTER = "demo"
 REPOSITORY = "shop/web"
@@ -49,30 +48,6 @@ class Timeline:
     def show(self, renderable: Any) -> None:
         if not self.as_json:
             self.console.print(renderable)
-
-
-def _manifest(label: str) -> str:
-    """A small, valid image manifest; its sha256 is the digest ECR reports."""
-    config = hashlib.sha256(label.encode()).hexdigest()
-    layer = hashlib.sha256(f"layer-{label}".encode()).hexdigest()
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1470,
-                "digest": f"sha256:{config}",
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 3370628,
-                    "digest": f"sha256:{layer}",
-                }
-            ],
-        }
-    )
 
 
 class Story:
@@ -133,7 +108,7 @@ class Story:
             )
 
     def push_image(self, tag: str, *, label: str | None = None) -> str:
-        image = self.ecr.put_image(repositoryName=REPOSITORY, imageManifest=_manifest(label or tag), imageTag=tag)
+        image = self.ecr.put_image(repositoryName=REPOSITORY, imageManifest=image_manifest(label or tag), imageTag=tag)
         digest: str = image["image"]["imageId"]["imageDigest"]
         self.pushed[tag] = digest
         return digest

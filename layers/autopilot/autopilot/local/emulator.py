@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import urllib.request
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -54,6 +55,10 @@ class Emulator:
     def start(self) -> Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()
+        # moto keeps its state per process: a new emulator starts empty even if another ran before it
+        urllib.request.urlopen(  # noqa: S310 - our own server on 127.0.0.1
+            urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=10
+        ).close()
         use_endpoint(self.endpoint_url)
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -11,6 +12,30 @@ from typing import Any
 
 ECR_PUSH_SAMPLE = "ecr-push-latest.json"
 SCHEDULED_SAMPLE = "scheduled-event.json"
+
+
+def image_manifest(label: str) -> str:
+    """A small, valid Docker image manifest unique to `label` (moto's ECR derives the digest from its layers)."""
+    config = hashlib.sha256(f"config {label}".encode()).hexdigest()
+    layer = hashlib.sha256(f"layer {label}".encode()).hexdigest()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1470,
+                "digest": f"sha256:{config}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 3370628,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
 
 
 def load_event(path: Path) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""The `autopilot` command against the emulator in server mode: replay (dry run and real), inventory, local up."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from autopilot.local.emulator import LOCAL_TABLE, Emulator, create_stack_resources, free_port
+from tests.conftest import ROOT
+from tests.integration.world import World
+
+
+def autopilot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autopilot.cli.main", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.fixture
+def emulator(project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")  # restored (removed) after the test
+    with Emulator() as running:
+        create_stack_resources(project)
+        yield running
+    boto3.setup_default_session()
+
+
+@pytest.fixture
+def pushed_event(project, events, emulator: Emulator, tmp_path: Path) -> Path:
+    world = World(project, events)
+    world.managed("prod", "web", "tag:latest")
+    event = events.ecr_push("shop", world.push_image("shop", "latest"), "latest")
+    path = tmp_path / "push.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def web_revisions() -> int:
+    return len(boto3.client("ecs").list_task_definitions(familyPrefix="web")["taskDefinitionArns"])
+
+
+def test_replay_dry_run_prints_the_planned_change_and_changes_nothing(emulator: Emulator, pushed_event: Path) -> None:
+    result = autopilot(
+        "replay", str(pushed_event), "--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE, "--dry-run"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "PLANNED" in result.stdout
+    assert "shop:latest → shop@sha256:" in result.stdout
+    assert web_revisions() == 1
+
+
+def test_replay_runs_the_routed_handler_for_real(emulator: Emulator, pushed_event: Path) -> None:
+    result = autopilot("replay", str(pushed_event), "--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE)
+    assert result.returncode == 0, result.stderr
+    assert "DEPLOYED" in result.stdout
+    assert web_revisions() == 2
+
+
+def test_inventory_rebuilds_the_index(emulator: Emulator, pushed_event: Path) -> None:
+    result = autopilot("inventory", "--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE)
+    assert result.returncode == 0, result.stderr
+    assert '"services_indexed": 1' in result.stdout
+
+
+def test_replay_without_a_ledger_table_says_so_in_one_line(pushed_event: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_TABLE_NAME"}
+    result = autopilot("replay", str(pushed_event), "--endpoint-url", "http://127.0.0.1:9", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "autopilot: error: no ledger table: pass --table or set LEDGER_TABLE_NAME (the stack output LedgerTableName)"
+    )
+
+
+def test_every_command_has_help() -> None:
+    for command in (["route"], ["replay"], ["inventory"], ["local", "up"], ["demo"]):
+        result = autopilot(*command, "--help")
+        assert result.returncode == 0
+        assert "Usage:" in result.stdout
+
+
+def test_local_up_serves_the_stack_resources_until_interrupted() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autopilot.cli.main", "local", "up", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(2)]
+        assert f"http://127.0.0.1:{port}" in banner[0]
+        dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}")
+        assert LOCAL_TABLE in dynamodb.list_tables()["TableNames"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0
