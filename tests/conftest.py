@@ -8,12 +8,13 @@ from pathlib import Path
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, load_event
 from autopilot.settings import get_settings
-from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

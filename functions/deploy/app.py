@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from autopilot.observability import logger, metrics, tracer
-from autopilot.wiring import handle_push
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autopilot.observability import logger, metrics, tracer
+from autopilot.wiring import handle_push
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

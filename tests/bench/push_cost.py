@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from moto import mock_aws
+
 from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources, use_endpoint
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, image_manifest
 from autopilot.settings import get_settings
-from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTERS = 10

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import boto3
 import pytest
-from autopilot.aws import clients
-from autopilot.aws.ledger import Ledger, service_pk
-from autopilot.refs import ServiceRef
 from botocore.exceptions import ClientError
 from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend
 
+from autopilot.aws import clients
+from autopilot.aws.ledger import Ledger, service_pk
+from autopilot.refs import ServiceRef
 from tests.conftest import sample
 from tests.integration.world import SIDECAR, World, outcomes, reasons
 

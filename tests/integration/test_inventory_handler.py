@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
+
 from autopilot.aws.ledger import Ledger
 from autopilot.refs import RepositoryRef, ServiceRef
-
 from tests.conftest import sample
 from tests.integration.world import World, outcomes
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
 from autopilot.config.service_tags import is_valid_ecs_tag_value
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, image_manifest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from autopilot.images import ImageRef, pinned_image
 from autopilot.refs import RepositoryRef, ecr_registry_host
 

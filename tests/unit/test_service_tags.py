@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from autopilot.config.service_tags import (
     invalid_tag_value_characters,
     is_valid_ecs_tag_value,

@@ -9,9 +9,9 @@ import json
 import re
 
 import pytest
+
 from autopilot.config.service_tags import is_valid_ecs_tag_value
 from autopilot.local.demo import SERVICES
-
 from tests.conftest import EVENTS, ROOT
 
 README_TAG = re.compile(r"`(autopilot:[a-z]+)=([^`]*)`")

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from autopilot.refs import RepositoryRef
 from autopilot.taskdef import (
     ContainerSelectionError,

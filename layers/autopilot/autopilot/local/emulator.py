@@ -56,9 +56,8 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()
         # moto keeps its state per process: a new emulator starts empty even if another ran before it
-        urllib.request.urlopen(  # noqa: S310 - our own server on 127.0.0.1
-            urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=10
-        ).close()
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310 - ours
+        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - http://127.0.0.1 only
         use_endpoint(self.endpoint_url)
         return self
 
