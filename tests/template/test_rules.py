@@ -35,10 +35,23 @@ NOT_INVENTORY = [
     "cloudtrail-ecs-update-service-denied.json",
     "scheduled-event.json",
 ]
+ROLLBACK_EVENTS = [
+    "ecs-deployment-in-progress.json",
+    "ecs-deployment-rollback-in-progress.json",
+    "ecs-deployment-completed.json",
+    "ecs-deployment-failed.json",
+    "ecs-deployment-failed-old-arn.json",
+    "alarm-single-metric.json",
+    "alarm-metric-math.json",
+    "alarm-anomaly-detection.json",
+    "alarm-ecs-service-metric.json",
+    "alarm-composite.json",
+]
+NOT_ROLLBACK = ["alarm-recovered.json"]
 
 
 def test_every_sample_event_is_classified_here() -> None:
-    listed = set(DEPLOY_EVENTS + NOT_DEPLOY + INVENTORY_EVENTS + NOT_INVENTORY)
+    listed = set(DEPLOY_EVENTS + NOT_DEPLOY + INVENTORY_EVENTS + NOT_INVENTORY + ROLLBACK_EVENTS + NOT_ROLLBACK)
     assert {path.name for path in EVENTS.glob("*.json")} == listed
 
 
@@ -59,6 +72,22 @@ def test_ecs_service_api_calls_route_to_inventory_function_alone(project, name: 
 
 @pytest.mark.parametrize("name", NOT_INVENTORY)
 def test_other_api_calls_and_failed_calls_route_nowhere(project, name: str) -> None:
+    assert project.route(sample(name)) == []
+
+
+@pytest.mark.parametrize("name", ROLLBACK_EVENTS)
+def test_deployment_and_alarm_events_route_to_rollback_function_alone_and_parse(project, name: str) -> None:
+    from pydantic import TypeAdapter
+
+    from autopilot.events import RollbackTrigger
+
+    event = sample(name)
+    assert project.route(event) == ["RollbackFunction"]
+    TypeAdapter(RollbackTrigger).validate_python(event)
+
+
+@pytest.mark.parametrize("name", NOT_ROLLBACK)
+def test_alarms_leaving_alarm_route_nowhere(project, name: str) -> None:
     assert project.route(sample(name)) == []
 
 

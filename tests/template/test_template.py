@@ -24,7 +24,7 @@ def test_functions_run_python_313_on_arm64_with_the_shared_layer(project: Projec
     assert globals_["Layers"] == [{"Ref": "AutopilotLayer"}]
     layer = project.resource("AutopilotLayer")
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
-    assert set(functions(project)) == {"DeployFunction", "InventoryFunction"}
+    assert set(functions(project)) == {"DeployFunction", "InventoryFunction", "RollbackFunction"}
 
 
 def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Project) -> None:
@@ -37,7 +37,7 @@ def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Pr
     assert table["DeletionPolicy"] == "Retain"
 
 
-@pytest.mark.parametrize("function", ["DeployFunction", "InventoryFunction"])
+@pytest.mark.parametrize("function", ["DeployFunction", "InventoryFunction", "RollbackFunction"])
 def test_every_rule_target_has_a_retry_policy_and_a_dead_letter_queue(project: Project, function: str) -> None:
     for event in functions(project)[function]["Properties"]["Events"].values():
         properties = event["Properties"]

@@ -98,3 +98,123 @@ class ScheduledEvent(AwsEvent):
 
 
 InventoryTrigger = Annotated[EcsApiCallEvent | ScheduledEvent, Field(discriminator="detail_type")]
+
+
+class EcsDeploymentDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    event_type: str = Field(alias="eventType")
+    event_name: Literal[
+        "SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"
+    ] = Field(alias="eventName")
+    deployment_id: str = Field(alias="deploymentId", pattern=r"^ecs-svc/\d+$")
+    updated_at: datetime = Field(alias="updatedAt")
+    reason: str = ""
+    cluster_arn: str | None = Field(default=None, alias="clusterArn")
+
+
+class EcsDeploymentEvent(AwsEvent):
+    """`ECS Deployment State Change`: `resources[0]` is the service ARN (new format, or the old one without the
+    cluster name); `detail.clusterArn` may be absent."""
+
+    detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
+    source: Literal["aws.ecs"]
+    resources: list[str] = Field(min_length=1)
+    detail: EcsDeploymentDetail
+
+    @property
+    def status(self) -> str:
+        return self.detail.event_name.removeprefix("SERVICE_DEPLOYMENT_")
+
+    @property
+    def service_arn(self) -> str:
+        return self.resources[0]
+
+    def service(self) -> ServiceRef | None:
+        """The service, or None when the ARN is in the old format and the event names no cluster."""
+        try:
+            return ServiceRef.from_arn(self.service_arn, self.detail.cluster_arn)
+        except ValueError:
+            return None
+
+    @property
+    def service_name(self) -> str:
+        return self.service_arn.rsplit("/", 1)[-1]
+
+
+class AlarmState(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    reason: str = ""
+    timestamp: datetime | None = None
+
+
+class AlarmMetric(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    namespace: str | None = None
+    name: str | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class AlarmMetricStat(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    metric: AlarmMetric
+
+
+class AlarmMetricQuery(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    id: str | None = None
+    metric_stat: AlarmMetricStat | None = Field(default=None, alias="metricStat")
+    expression: str | None = None
+
+
+class AlarmConfiguration(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    metrics: list[AlarmMetricQuery] = Field(default_factory=list)
+    alarm_rule: str | None = Field(default=None, alias="alarmRule")
+
+
+class AlarmDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    alarm_name: str = Field(alias="alarmName")
+    state: AlarmState
+    previous_state: AlarmState | None = Field(default=None, alias="previousState")
+    configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
+
+
+class AlarmStateChangeEvent(AwsEvent):
+    """`CloudWatch Alarm State Change` as EventBridge delivers it (not the direct-invoke `alarmData` shape).
+    Metric alarms carry metrics (or a metric-math expression) in `configuration`; composite alarms `alarmRule`."""
+
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    source: Literal["aws.cloudwatch"]
+    detail: AlarmDetail
+
+    @property
+    def alarm_arn(self) -> str | None:
+        return self.resources[0] if self.resources else None
+
+    @property
+    def went_into_alarm(self) -> bool:
+        previous = self.detail.previous_state.value if self.detail.previous_state else None
+        return self.detail.state.value == "ALARM" and previous in {"OK", "INSUFFICIENT_DATA"}
+
+    def dimension_services(self) -> list[ServiceRef]:
+        """Services named by a metric's ClusterName and ServiceName dimensions."""
+        found = []
+        for query in self.detail.configuration.metrics:
+            dimensions = query.metric_stat.metric.dimensions if query.metric_stat else {}
+            if "ClusterName" in dimensions and "ServiceName" in dimensions:
+                ref = ServiceRef(dimensions["ClusterName"], dimensions["ServiceName"])
+                if ref not in found:
+                    found.append(ref)
+        return found
+
+
+RollbackTrigger = Annotated[EcsDeploymentEvent | AlarmStateChangeEvent, Field(discriminator="detail_type")]

@@ -14,7 +14,7 @@ class Settings(BaseModel):
     ledger_table: str = Field(min_length=3)
     config_parameter: str = "/ecs-autopilot/config"
     config_max_age_seconds: int = 60
-    index_ttl_days: int = 0
+    max_auto_rollbacks_per_hour: int = Field(default=2, ge=0)
 
 
 @lru_cache
@@ -23,4 +23,5 @@ def get_settings() -> Settings:
         ledger_table=os.environ.get("LEDGER_TABLE_NAME", ""),
         config_parameter=os.environ.get("CONFIG_PARAMETER_NAME", "/ecs-autopilot/config"),
         config_max_age_seconds=int(os.environ.get("CONFIG_MAX_AGE_SECONDS", "60")),
+        max_auto_rollbacks_per_hour=int(os.environ.get("MAX_AUTO_ROLLBACKS_PER_HOUR", "2")),
     )

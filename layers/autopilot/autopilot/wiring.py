@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from pydantic import TypeAdapter, ValidationError
 
 from autopilot.aws import clients
+from autopilot.aws.alarms import AlarmGateway
 from autopilot.aws.config_store import ConfigStore
 from autopilot.aws.ecs import EcsGateway
 from autopilot.aws.idempotency import once_per_event
@@ -19,13 +20,22 @@ from autopilot.aws.ledger import Ledger
 from autopilot.config.document import ConfigDocumentError
 from autopilot.config.policies import PolicyError
 from autopilot.deploy import DeployPorts, deploy_pushed_image
-from autopilot.events import EcrImageActionEvent, EcsApiCallEvent, InventoryTrigger
+from autopilot.events import (
+    AlarmStateChangeEvent,
+    EcrImageActionEvent,
+    EcsApiCallEvent,
+    EcsDeploymentEvent,
+    InventoryTrigger,
+    RollbackTrigger,
+)
 from autopilot.inventory import rebuild_index, refresh_service
 from autopilot.observability import logger
+from autopilot.rollback import RollbackPorts, handle_alarm, handle_deployment_change
 from autopilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ssm import SSMClient
@@ -36,20 +46,33 @@ class Adapters:
     ecs: EcsGateway
     ledger: Ledger
     config: ConfigStore
+    alarms: AlarmGateway
 
     @classmethod
     def current(cls) -> Adapters:
         """The adapters of this Lambda container: kept across warm invocations (the configuration document's
         cache lives in them), rebuilt when the settings or the clients change (tests, the CLI)."""
-        return _adapters(get_settings(), clients.ecs(), clients.dynamodb(), clients.ssm())
+        return _adapters(get_settings(), clients.ecs(), clients.dynamodb(), clients.ssm(), clients.cloudwatch())
 
 
 @lru_cache(maxsize=4)
-def _adapters(settings: Settings, ecs: ECSClient, dynamodb: DynamoDBClient, ssm: SSMClient) -> Adapters:
+def _adapters(
+    settings: Settings, ecs: ECSClient, dynamodb: DynamoDBClient, ssm: SSMClient, cloudwatch: CloudWatchClient
+) -> Adapters:
     return Adapters(
         ecs=EcsGateway(ecs),
         ledger=Ledger(dynamodb, settings.ledger_table),
         config=ConfigStore(ssm, settings.config_parameter, settings.config_max_age_seconds),
+        alarms=AlarmGateway(cloudwatch),
+    )
+
+
+def rollback_ports(adapters: Adapters) -> RollbackPorts:
+    return RollbackPorts(
+        ecs=adapters.ecs,
+        ledger=adapters.ledger,
+        alarms=adapters.alarms,
+        max_rollbacks_per_hour=get_settings().max_auto_rollbacks_per_hour,
     )
 
 
@@ -119,3 +142,19 @@ def handle_inventory(event: dict[str, Any], context: LambdaContext | None) -> di
             return {"mode": "ignored"}
         return refresh_service(ref, adapters.ecs, adapters.ledger).model_dump(mode="json")
     return rebuild_index(adapters.ecs, adapters.ledger).model_dump(mode="json")
+
+
+_rollback_trigger: TypeAdapter[EcsDeploymentEvent | AlarmStateChangeEvent] = TypeAdapter(RollbackTrigger)
+
+
+def handle_rollback(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    try:
+        trigger = _rollback_trigger.validate_python(event)
+    except ValidationError as error:
+        return rejected(event, error)
+    ports = rollback_ports(Adapters.current())
+    if isinstance(trigger, EcsDeploymentEvent):
+        reports = [handle_deployment_change(trigger, ports)]
+    else:
+        reports = handle_alarm(trigger, ports)
+    return {"results": [report.model_dump(mode="json") for report in reports]}

@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
@@ -38,7 +39,12 @@ def ssm() -> SSMClient:
     return boto3.client("ssm", config=RETRY_CONFIG)
 
 
+@lru_cache
+def cloudwatch() -> CloudWatchClient:
+    return boto3.client("cloudwatch", config=RETRY_CONFIG)
+
+
 def clear_caches() -> None:
     """Forget every client (tests and the local emulator switch endpoints and mocks)."""
-    for factory in (ecs, ecr, dynamodb, ssm):
+    for factory in (ecs, ecr, dynamodb, ssm, cloudwatch):
         factory.cache_clear()

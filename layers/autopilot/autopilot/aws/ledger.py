@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -74,6 +75,12 @@ class ServiceState:
     frozen: bool = False
     quarantined: frozenset[str] = frozenset()
     images: dict[str, DeployedImage] = field(default_factory=dict)
+    last_known_good: str | None = None
+    bad_revisions: frozenset[str] = frozenset()
+    rollbacks: tuple[int, ...] = ()
+
+    def rollbacks_since(self, epoch: int) -> int:
+        return sum(1 for at in self.rollbacks if at >= epoch)
 
     def deployed(self, repository: RepositoryRef) -> DeployedImage | None:
         return self.images.get(repository.key)
@@ -95,6 +102,29 @@ class DeploymentRecord:
     @property
     def sort_key(self) -> str:
         return f"DEPLOY#{self.started_at}#{self.event_id}"
+
+
+@dataclass(frozen=True)
+class DeploymentChange:
+    """One ECS deployment status change of one service."""
+
+    service: ServiceRef
+    deployment_id: str
+    status: str
+    task_definition: str
+    updated_at: str
+    event_time: str
+    reason: str = ""
+    created_at: str | None = None
+
+    @property
+    def order_key(self) -> str:
+        rank = {"IN_PROGRESS": 0, "COMPLETED": 1, "FAILED": 1}.get(self.status, 0)
+        return f"{self.updated_at}#{rank}#{self.event_time}"
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -287,6 +317,150 @@ class Ledger:
             ]
         )
 
+    def clear_quarantine(self, ref: ServiceRef, digests: Iterable[str] | None = None) -> None:
+        key = _item({"PK": service_pk(ref), "SK": STATE_SK})
+        values = sorted(set(digests or ()))
+        if digests is None:
+            self._client.update_item(TableName=self.table, Key=key, UpdateExpression="REMOVE quarantined")
+        elif values:
+            self._client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="DELETE quarantined :d",
+                ExpressionAttributeValues={":d": {"SS": values}},
+            )
+
+    # -- ECS deployments (ours or anyone's), by deployment id ---------------------------------------
+    def record_ecs_deployment(self, change: DeploymentChange) -> bool:
+        """Record one status change unless a newer one is already recorded (events arrive duplicated and out
+        of order: the order key is the deployment's updatedAt, then the status rank, then the event time).
+        Returns False for a stale or duplicate event."""
+        entry = {
+            "status": change.status,
+            "at": change.updated_at,
+            "event_time": change.event_time,
+            "reason": change.reason,
+        }
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key=_item({"PK": service_pk(change.service), "SK": f"ECSDEPLOY#{change.deployment_id}"}),
+                UpdateExpression=(
+                    "SET #status = :status, order_key = :order, task_definition = if_not_exists(task_definition, :td), "
+                    "deployment_id = :id, service = :service, updated_at = :updated, kind = :kind, "
+                    "created_at = if_not_exists(created_at, :created), "
+                    "history = list_append(if_not_exists(history, :empty), :entry)"
+                ),
+                ConditionExpression="attribute_not_exists(order_key) OR order_key < :order",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": change.status},
+                    ":order": {"S": change.order_key},
+                    ":td": {"S": change.task_definition},
+                    ":id": {"S": change.deployment_id},
+                    ":service": {"S": change.service.key},
+                    ":updated": {"S": change.updated_at},
+                    ":kind": {"S": "ecs-deployment"},
+                    ":created": {"S": change.created_at or change.updated_at},
+                    ":empty": {"L": []},
+                    ":entry": {"L": [_serializer.serialize({k: v for k, v in entry.items() if v})]},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def ecs_deployment(self, ref: ServiceRef, deployment_id: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self.table,
+            Key=_item({"PK": service_pk(ref), "SK": f"ECSDEPLOY#{deployment_id}"}),
+            ConsistentRead=True,
+        )
+        return _plain(response["Item"]) if "Item" in response else None
+
+    def set_outcome(self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str = "") -> None:
+        self._client.update_item(
+            TableName=self.table,
+            Key=_item({"PK": service_pk(ref), "SK": f"ECSDEPLOY#{deployment_id}"}),
+            UpdateExpression="SET outcome = :o, outcome_detail = :d, outcome_at = :t",
+            ExpressionAttributeValues={":o": {"S": outcome}, ":d": {"S": detail}, ":t": {"S": _now_iso()}},
+        )
+
+    def set_last_known_good(self, ref: ServiceRef, task_definition: str, order_key: str) -> bool:
+        """Unless a later deployment already completed: a late COMPLETED of an older one changes nothing."""
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key=_item({"PK": service_pk(ref), "SK": STATE_SK}),
+                UpdateExpression="SET last_known_good = :td, last_known_good_order = :order",
+                ConditionExpression="attribute_not_exists(last_known_good_order) OR last_known_good_order < :order",
+                ExpressionAttributeValues={":td": {"S": task_definition}, ":order": {"S": order_key}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_bad(self, ref: ServiceRef, task_definition: str, digests: Iterable[str]) -> None:
+        """Mark a revision bad and quarantine its image digests for the service, in one write."""
+        values: dict[str, Any] = {":td": {"SS": [task_definition]}}
+        expression = "ADD bad_revisions :td"
+        if sorted(set(digests)):
+            values[":d"] = {"SS": sorted(set(digests))}
+            expression += ", quarantined :d"
+        self._client.update_item(
+            TableName=self.table,
+            Key=_item({"PK": service_pk(ref), "SK": STATE_SK}),
+            UpdateExpression=expression,
+            ExpressionAttributeValues=values,
+        )
+
+    def claim_rollback(self, ref: ServiceRef, deployment_id: str, now: int) -> bool:
+        """At most one rollback per failed deployment: a conditional claim before UpdateService; the claim
+        also counts towards the hourly loop guard."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _item(
+                                {
+                                    "PK": service_pk(ref),
+                                    "SK": f"ROLLBACK#{deployment_id}",
+                                    "at": now,
+                                    TTL_ATTRIBUTE: now + 7 * 24 * 3600,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(SK)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _item({"PK": service_pk(ref), "SK": STATE_SK}),
+                            "UpdateExpression": "SET rollbacks = list_append(if_not_exists(rollbacks, :e), :now)",
+                            "ExpressionAttributeValues": {":e": {"L": []}, ":now": {"L": [{"N": str(now)}]}},
+                        }
+                    },
+                ]
+            )
+        except self._client.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def history(self, ref: ServiceRef, limit: int = 100) -> list[dict[str, Any]]:
+        """Deployments we started and ECS deployments, newest first."""
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": service_pk(ref)}},
+        )
+        items = [_plain(item) for item in response.get("Items", []) if item["SK"]["S"] != STATE_SK]
+        items.sort(
+            key=lambda item: str(item.get("updated_at") or item.get("started_at") or item.get("at") or ""), reverse=True
+        )
+        return items[:limit]
+
     def deployments(self, ref: ServiceRef, limit: int = 50) -> list[dict[str, Any]]:
         response = self._client.query(
             TableName=self.table,
@@ -310,4 +484,7 @@ def _state(item: Mapping[str, Any]) -> ServiceState:
         frozen=bool(item.get("frozen", False)),
         quarantined=frozenset(item.get("quarantined", set())),
         images=images,
+        last_known_good=item.get("last_known_good"),
+        bad_revisions=frozenset(item.get("bad_revisions", set())),
+        rollbacks=tuple(int(at) for at in item.get("rollbacks", [])),
     )

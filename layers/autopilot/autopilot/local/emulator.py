@@ -109,7 +109,8 @@ def apply_function_environment(project: Project, *, table: str, config_parameter
     variables: dict[str, Any] = (
         project.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )
-    resolved = {"Ledger": table, "ConfigParameterName": config_parameter, "LogLevel": "WARNING"}
+    defaults = {name: str(spec.get("Default", "")) for name, spec in project.template.get("Parameters", {}).items()}
+    resolved = {**defaults, "Ledger": table, "ConfigParameterName": config_parameter, "LogLevel": "WARNING"}
     for key, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
             os.environ[key] = resolved.get(value["Ref"], "")

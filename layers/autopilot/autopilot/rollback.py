@@ -1,0 +1,391 @@
+"""Hands-off rollback: deployment tracking, last-known-good, alarm-driven rollback, quarantine, loop guard.
+
+Every ECS deployment of a managed service is recorded by deployment id. COMPLETED makes its task definition
+the service's last-known-good. FAILED (unless ECS's circuit breaker is already rolling back) or a watched alarm
+going to ALARM within the bake window rolls the service back to last-known-good, marks the bad revision and
+quarantines its image digests. Never to a revision marked bad; at most N automatic rollbacks an hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from autopilot.aws.alarms import AlarmGateway
+from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
+from autopilot.aws.errors import describe_error, is_retryable
+from autopilot.aws.ledger import DeploymentChange, Ledger, ServiceState
+from autopilot.config.service_tags import ServiceConfig, parse_service_tags
+from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
+from autopilot.messages import Message, Severity, emit
+from autopilot.observability import logger
+from autopilot.refs import ServiceRef
+from autopilot.taskdef import container_images
+
+CIRCUIT_BREAKER_ROLLBACK = "ECS deployment circuit breaker: rolling back"
+HOUR = timedelta(hours=1)
+
+
+class Outcome(StrEnum):
+    RECORDED = "RECORDED"
+    SUCCEEDED = "SUCCEEDED"
+    ROLLED_BACK = "ROLLED_BACK"
+    ROLLBACK_FAILED = "ROLLBACK_FAILED"
+    FAILED = "FAILED"
+    IGNORED = "IGNORED"
+
+
+class RollbackReport(BaseModel):
+    trigger: str
+    service: str | None = None
+    deployment_id: str | None = None
+    outcome: Outcome
+    reason: str
+    task_definition: str | None = None
+    rolled_back_to: str | None = None
+
+
+@dataclass(frozen=True)
+class RollbackPorts:
+    ecs: EcsGateway
+    ledger: Ledger
+    alarms: AlarmGateway
+    max_rollbacks_per_hour: int = 2
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class RollbackRetryError(RuntimeError):
+    """UpdateService hit an error a retry may fix; raised so Lambda retries the event."""
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# -- deployment state changes ------------------------------------------------------------------------
+def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) -> RollbackReport:
+    trigger = f"deployment {event.detail.deployment_id} {event.status}"
+    ref = event.service() or _find_by_name(event.service_name, ports.ledger)
+    if ref is None:
+        return _ignored(trigger, None, f"cannot tell the cluster of {event.service_arn}")
+    snapshot = ports.ecs.describe_services([ref]).get(ref)
+    if snapshot is None:
+        return _ignored(trigger, ref, "service no longer exists")
+    config = parse_service_tags(snapshot.tags)
+    if not config.managed:
+        return _ignored(trigger, ref, "service is not managed (no autopilot:deploy tag)")
+    task_definition, created_at = _deployment_task_definition(event, snapshot, ports.ledger, ref)
+    change = DeploymentChange(
+        service=ref,
+        deployment_id=event.detail.deployment_id,
+        status=event.status,
+        task_definition=task_definition,
+        updated_at=_iso(event.detail.updated_at),
+        event_time=_iso(event.time),
+        reason=event.detail.reason,
+        created_at=created_at,
+    )
+    if not ports.ledger.record_ecs_deployment(change):
+        return _ignored(trigger, ref, "stale or duplicate event: a newer state is already recorded")
+    state = ports.ledger.service_state(ref)
+    report = RollbackReport(
+        trigger=trigger,
+        service=ref.key,
+        deployment_id=change.deployment_id,
+        task_definition=task_definition,
+        outcome=Outcome.RECORDED,
+        reason=event.detail.reason,
+    )
+    if event.status == "COMPLETED":
+        return _completed(report, ref, change, state, ports)
+    if event.status == "FAILED":
+        return _failed(report, ref, snapshot, config, state, ports)
+    return report
+
+
+def _find_by_name(name: str, ledger: Ledger) -> ServiceRef | None:
+    """An old-format service ARN names no cluster: find the one indexed service of that name."""
+    matches = [ref for ref in ledger.indexed_services() if ref.name == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _deployment_task_definition(
+    event: EcsDeploymentEvent, snapshot: ServiceSnapshot, ledger: Ledger, ref: ServiceRef
+) -> tuple[str, str | None]:
+    """The deployment's task definition: from DescribeServices' deployments, else as first recorded, else the
+    service's current one (a new deployment is the primary one)."""
+    for deployment in snapshot.deployments:
+        if deployment.get("id") == event.detail.deployment_id and deployment.get("taskDefinition"):
+            created = deployment.get("createdAt")
+            return str(deployment["taskDefinition"]), _iso(created) if isinstance(created, datetime) else None
+    recorded = ledger.ecs_deployment(ref, event.detail.deployment_id)
+    if recorded and recorded.get("task_definition"):
+        return str(recorded["task_definition"]), recorded.get("created_at")
+    return snapshot.task_definition, None
+
+
+def _completed(
+    report: RollbackReport, ref: ServiceRef, change: DeploymentChange, state: ServiceState, ports: RollbackPorts
+) -> RollbackReport:
+    task_definition = change.task_definition
+    if task_definition in state.bad_revisions:
+        report.outcome, report.reason = Outcome.RECORDED, "completed, but the revision is marked bad"
+        return report
+    ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed")
+    if not ports.ledger.set_last_known_good(ref, task_definition, change.order_key):
+        report.outcome, report.reason = Outcome.SUCCEEDED, "completed; a later deployment is already last-known-good"
+        return report
+    report.outcome, report.reason = Outcome.SUCCEEDED, f"completed; {_revision(task_definition)} is last-known-good"
+    emit(
+        Message(
+            kind="deploy.completed",
+            severity=Severity.SUCCESS,
+            service=ref.key,
+            title=f"{ref}: deployment {_revision(task_definition)} completed",
+            facts={"deployment": report.deployment_id or ""},
+            thread_key=report.deployment_id,
+        )
+    )
+    return report
+
+
+def _failed(
+    report: RollbackReport,
+    ref: ServiceRef,
+    snapshot: ServiceSnapshot,
+    config: ServiceConfig,
+    state: ServiceState,
+    ports: RollbackPorts,
+) -> RollbackReport:
+    bad = report.task_definition or snapshot.task_definition
+    digests = _digests(bad, state, ports.ecs)
+    if _ecs_is_rolling_back(ref, snapshot, ports.ledger):
+        ports.ledger.mark_bad(ref, bad, digests)
+        detail = "rolled back by the ECS deployment circuit breaker"
+        ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail)
+        report.outcome, report.reason = Outcome.ROLLED_BACK, f"{detail}; digests quarantined"
+        emit(
+            Message(
+                kind="deploy.rolled_back",
+                severity=Severity.WARNING,
+                service=ref.key,
+                title=f"{ref}: {_revision(bad)} failed, ECS rolled it back",
+                facts={"quarantined": ", ".join(sorted(digests)) or "-"},
+                thread_key=report.deployment_id,
+            )
+        )
+        return report
+    return roll_back(
+        report, ref, snapshot, config, state, ports, bad=bad, digests=digests, claim=report.deployment_id or bad
+    )
+
+
+def _ecs_is_rolling_back(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Ledger) -> bool:
+    """An IN_PROGRESS whose reason begins "ECS deployment circuit breaker: rolling back", seen in the service's
+    deployments or in the ledger."""
+    if any(str(d.get("rolloutStateReason", "")).startswith(CIRCUIT_BREAKER_ROLLBACK) for d in snapshot.deployments):
+        return True
+    return any(
+        item.get("kind") == "ecs-deployment"
+        and any(str(entry.get("reason", "")).startswith(CIRCUIT_BREAKER_ROLLBACK) for entry in item.get("history", []))
+        for item in ledger.history(ref, limit=20)
+    )
+
+
+def _digests(task_definition: str, state: ServiceState, ecs: EcsGateway) -> set[str]:
+    """Image digests of a revision: pinned in its images, or remembered from our deployment of it."""
+    found = {image.digest for image in state.images.values() if image.task_definition == task_definition}
+    described = ecs.describe_task_definition(task_definition)
+    if described is not None:
+        for container in container_images(described.body):
+            ref = container.ref
+            if ref is not None and ref.digest:
+                found.add(ref.digest)
+    return found
+
+
+# -- alarms --------------------------------------------------------------------------------------------
+def handle_alarm(event: AlarmStateChangeEvent, ports: RollbackPorts) -> list[RollbackReport]:
+    name = event.detail.alarm_name
+    trigger = f"alarm {name}"
+    if not event.went_into_alarm:
+        previous = event.detail.previous_state.value if event.detail.previous_state else "?"
+        return [_ignored(trigger, None, f"{previous} → {event.detail.state.value} is not a transition into ALARM")]
+    services = list(event.dimension_services())
+    if event.alarm_arn:
+        services += [ref for ref in ports.alarms.tagged_services(event.alarm_arn) if ref not in services]
+    if not services:
+        return [_ignored(trigger, None, "the alarm names no service (tag autopilot:service or ECS dimensions)")]
+    fired_at = event.detail.state.timestamp or event.time
+    return [_alarm_for_service(trigger, ref, fired_at, ports) for ref in services]
+
+
+def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports: RollbackPorts) -> RollbackReport:
+    snapshot = ports.ecs.describe_services([ref]).get(ref)
+    if snapshot is None:
+        return _ignored(trigger, ref, "service does not exist")
+    config = parse_service_tags(snapshot.tags)
+    if not config.managed:
+        return _ignored(trigger, ref, "service is not managed (no autopilot:deploy tag)")
+    state = ports.ledger.service_state(ref)
+    current = snapshot.task_definition
+    if current == state.last_known_good:
+        return _ignored(trigger, ref, f"{_revision(current)} is the last-known-good revision")
+    started = _deployment_started(ref, snapshot, ports.ledger)
+    if started is None:
+        return _ignored(trigger, ref, f"no record of when {_revision(current)} was deployed")
+    if fired_at < started:
+        return _ignored(trigger, ref, "the alarm was already in ALARM when the deployment started")
+    bake = timedelta(minutes=config.bake_minutes)
+    if fired_at - started > bake:
+        return _ignored(trigger, ref, f"outside the bake window ({config.bake_minutes} min after the deployment)")
+    report = RollbackReport(
+        trigger=trigger,
+        service=ref.key,
+        task_definition=current,
+        outcome=Outcome.RECORDED,
+        reason="alarm within the bake window",
+    )
+    return roll_back(
+        report,
+        ref,
+        snapshot,
+        config,
+        state,
+        ports,
+        bad=current,
+        digests=_digests(current, state, ports.ecs),
+        claim=f"alarm:{current}",
+    )
+
+
+def _deployment_started(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Ledger) -> datetime | None:
+    current = snapshot.task_definition
+    starts = [
+        _parse_iso(item.get("created_at") or item.get("started_at"))
+        for item in ledger.history(ref, limit=50)
+        if current in {item.get("task_definition"), item.get("new_task_definition")}
+    ]
+    for deployment in snapshot.deployments:
+        created = deployment.get("createdAt")
+        if deployment.get("taskDefinition") == current and isinstance(created, datetime):
+            starts.append(created)
+    known = [moment for moment in starts if moment is not None]
+    return max(known) if known else None
+
+
+# -- rolling back ------------------------------------------------------------------------------------
+def roll_back(
+    report: RollbackReport,
+    ref: ServiceRef,
+    snapshot: ServiceSnapshot,
+    config: ServiceConfig,
+    state: ServiceState,
+    ports: RollbackPorts,
+    *,
+    bad: str,
+    digests: set[str],
+    claim: str,
+) -> RollbackReport:
+    ports.ledger.mark_bad(ref, bad, digests)
+    facts = {"bad revision": _revision(bad), "quarantined": ", ".join(sorted(digests)) or "-"}
+    target = state.last_known_good
+    if not config.rollback:
+        return _finish(
+            report,
+            ref,
+            ports,
+            Outcome.FAILED,
+            "autopilot:rollback=off: recorded, not rolled back",
+            facts=facts,
+            severity=Severity.ERROR,
+        )
+    if target is None or target in state.bad_revisions or target == bad:
+        return _finish(
+            report,
+            ref,
+            ports,
+            Outcome.ROLLBACK_FAILED,
+            "no known good revision",
+            facts=facts,
+            severity=Severity.CRITICAL,
+        )
+    now = ports.clock()
+    if not ports.ledger.claim_rollback(ref, claim, int(now.timestamp())):
+        report.outcome, report.reason = Outcome.IGNORED, "already handled: one rollback per failed deployment"
+        return report
+    if state.rollbacks_since(int((now - HOUR).timestamp())) >= ports.max_rollbacks_per_hour:
+        ports.ledger.set_frozen(ref, True)
+        reason = (
+            f"{ports.max_rollbacks_per_hour} automatic rollbacks within an hour already: service frozen, "
+            "no rollback and no deploys until someone unfreezes it"
+        )
+        return _finish(report, ref, ports, Outcome.ROLLBACK_FAILED, reason, facts=facts, severity=Severity.CRITICAL)
+    try:
+        ports.ecs.update_service(ref, target)
+    except (ClientError, BotoCoreError) as error:
+        if is_retryable(error):
+            raise RollbackRetryError(f"{ref}: {describe_error(error)}") from error
+        return _finish(
+            report, ref, ports, Outcome.ROLLBACK_FAILED, describe_error(error), facts=facts, severity=Severity.CRITICAL
+        )
+    report.rolled_back_to = target
+    return _finish(
+        report,
+        ref,
+        ports,
+        Outcome.ROLLED_BACK,
+        f"rolled back to {_revision(target)} ({report.reason})",
+        facts={**facts, "rolled back to": _revision(target)},
+        severity=Severity.WARNING,
+    )
+
+
+def _finish(
+    report: RollbackReport,
+    ref: ServiceRef,
+    ports: RollbackPorts,
+    outcome: Outcome,
+    reason: str,
+    *,
+    facts: dict[str, str],
+    severity: Severity,
+) -> RollbackReport:
+    """Record the outcome on the deployment, say it once, escalate what needs a person."""
+    if report.deployment_id:
+        ports.ledger.set_outcome(ref, report.deployment_id, outcome, reason)
+    report.outcome, report.reason = outcome, reason
+    kind = {Outcome.ROLLED_BACK: "rollback.done", Outcome.FAILED: "deploy.failed"}.get(outcome, "rollback.failed")
+    emit(
+        Message(
+            kind=kind,
+            severity=severity,
+            service=ref.key,
+            title=f"{ref}: {reason}",
+            facts={"trigger": report.trigger, **facts},
+            thread_key=report.deployment_id or f"{ref}#incident",
+        )
+    )
+    if severity == Severity.CRITICAL:
+        logger.error("escalation", extra={"service": ref.key, "reason": reason})
+    return report
+
+
+def _ignored(trigger: str, ref: ServiceRef | None, reason: str) -> RollbackReport:
+    logger.info("nothing to do", extra={"trigger": trigger, "service": ref.key if ref else None, "reason": reason})
+    return RollbackReport(trigger=trigger, service=ref.key if ref else None, outcome=Outcome.IGNORED, reason=reason)
+
+
+def _revision(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
