@@ -86,7 +86,18 @@ def test_replay_without_a_ledger_table_says_so_in_one_line(pushed_event: Path) -
 
 
 def test_every_command_has_help() -> None:
-    for command in (["route"], ["replay"], ["inventory"], ["local", "up"], ["demo"]):
+    for command in (
+        ["route"],
+        ["replay"],
+        ["inventory"],
+        ["local", "up"],
+        ["demo"],
+        ["history"],
+        ["rollback"],
+        ["freeze"],
+        ["unfreeze"],
+        ["quarantine"],
+    ):
         result = autopilot(*command, "--help")
         assert result.returncode == 0
         assert "Usage:" in result.stdout
@@ -111,3 +122,42 @@ def test_local_up_serves_the_stack_resources_until_interrupted() -> None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert process.returncode == 0
+
+
+def test_operator_commands_freeze_quarantine_history_and_rollback(project, events, emulator: Emulator) -> None:
+    from datetime import timedelta
+
+    from tests.integration.test_rollback_handler import T0, deployment_event
+
+    world = World(project, events)
+    world.managed("prod", "web", "tag:latest")
+    for status, minute in (("IN_PROGRESS", 0), ("COMPLETED", 3)):
+        project.invoke("RollbackFunction", deployment_event(status, "ecs-svc/1", T0 + timedelta(minutes=minute)))
+    digest = world.push("shop", "latest")["digest"]
+    target = ["--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE]
+
+    assert "is frozen" in autopilot("freeze", "prod/web", *target).stdout
+    assert autopilot("unfreeze", "prod/web", *target).returncode == 0
+    from autopilot.aws.ledger import Ledger
+    from autopilot.refs import ServiceRef
+
+    Ledger(boto3.client("dynamodb"), LOCAL_TABLE).quarantine(ServiceRef("prod", "web"), [digest])
+    assert autopilot("quarantine", "list", "prod/web", *target).stdout.split() == [digest]
+    assert autopilot("quarantine", "clear", "prod/web", digest, *target).returncode == 0
+    assert "nothing quarantined" in autopilot("quarantine", "list", "prod/web", *target).stdout
+
+    history = autopilot("history", "prod/web", *target)
+    assert history.returncode == 0, history.stderr
+    assert "ecs-svc/1" in history.stdout
+    assert "IN_PROGRESS → COMPLETED" in history.stdout
+
+    planned = autopilot("rollback", "prod/web", "--dry-run", *target)
+    assert planned.stdout.strip() == "would update prod/web: web:2 → web:1 (nothing changed)"
+    assert world.running("prod", "web")["revision"] == 2
+    done = autopilot("rollback", "prod/web", *target)
+    assert done.returncode == 0, done.stderr
+    assert world.running("prod", "web")["revision"] == 1
+
+    wrong = autopilot("rollback", "prod", *target)
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == "autopilot: error: expected CLUSTER/SERVICE, got 'prod'"

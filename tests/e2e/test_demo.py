@@ -21,8 +21,9 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None
     assert result.returncode == 0, result.stderr
     steps = [json.loads(line) for line in result.stdout.splitlines()]
     pushes = {s["event_id"]: s["digest"] for s in steps if s["step"] == "push"}
-    decisions = [(s["service"], s["outcome"]) for s in steps if s["step"] == "decision" and "service" in s]
-    assert decisions == [
+    deploys = [(s["service"], s["outcome"]) for s in steps if s.get("function") == "DeployFunction" and "service" in s]
+    rollbacks = [s["outcome"] for s in steps if s.get("function") == "RollbackFunction"]
+    assert deploys[:8] == [
         ("demo/web-prod", "SKIPPED"),
         ("demo/web-staging", "DEPLOYED"),  # latest
         ("demo/web-staging", "SKIPPED"),
@@ -32,6 +33,18 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None
         ("demo/web-prod", "SKIPPED"),
         ("demo/web-staging", "SKIPPED"),  # 2.0.0, outside 1.x
     ]
+    assert deploys[8:] == [
+        ("demo/web-staging", "SKIPPED"),
+        ("demo/web-prod", "DEPLOYED"),  # 1.3.0, a bad build
+        ("demo/web-prod", "SKIPPED"),
+        ("demo/web-staging", "SKIPPED"),  # the same 1.3.0 digest again
+        ("demo/web-staging", "SKIPPED"),
+        ("demo/web-prod", "DEPLOYED"),  # 1.4.0
+    ]
+    requarantined = [s for s in steps if s.get("function") == "DeployFunction" and "quarantined" in s.get("reason", "")]
+    assert [s["service"] for s in requarantined] == ["demo/web-prod"]
+    # 1.2.0 completes (last-known-good); 1.3.0 fails → rollback; 1.4.0 alarm in the bake window → rollback
+    assert rollbacks == ["SUCCEEDED", "RECORDED", "ROLLED_BACK", "RECORDED", "ROLLED_BACK"]
     assert [s for s in steps if s.get("duplicate")], "the redelivered event is recognised as a duplicate"
     final = steps[-1]
     assert final["step"] == "done"

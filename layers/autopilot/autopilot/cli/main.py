@@ -193,6 +193,114 @@ def demo(as_json: bool, template: str | None) -> None:
     run_demo(project, as_json=as_json, console=out)
 
 
+service_argument = click.argument("service", metavar="CLUSTER/SERVICE")
+
+
+def _service(text: str) -> Any:
+    from autopilot.refs import ServiceRef
+
+    try:
+        return ServiceRef.parse(text)
+    except ValueError as error:
+        raise CliError(str(error)) from error
+
+
+def _adapters(endpoint_url: str | None, table: str | None) -> Any:
+    _aws_target(endpoint_url, table)
+    from autopilot.wiring import Adapters
+
+    return Adapters.current()
+
+
+@cli.command()
+@service_argument
+@endpoint_option
+@table_option
+def history(service: str, endpoint_url: str | None, table: str | None) -> None:
+    """The ledger timeline of a service: deployments, status changes, outcomes."""
+    ref = _service(service)
+    items = _adapters(endpoint_url, table).ledger.history(ref)
+    from autopilot.cli.render import history_table
+
+    if not items:
+        out.print(f"no history for {ref}")
+        return
+    out.print(history_table(ref, items))
+
+
+@cli.command()
+@service_argument
+@click.option("--to", "revision", help="task definition (family:revision or ARN); default: last-known-good")
+@click.option("--dry-run", is_flag=True, help="print what would happen, change nothing")
+@endpoint_option
+@table_option
+def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: str | None, table: str | None) -> None:
+    """Roll a service back to its last-known-good revision (or --to REVISION)."""
+    ref = _service(service)
+    adapters = _adapters(endpoint_url, table)
+    state = adapters.ledger.service_state(ref)
+    snapshot = adapters.ecs.describe_services([ref]).get(ref)
+    if snapshot is None:
+        raise CliError(f"service {ref} not found")
+    target = revision or state.last_known_good
+    if not target:
+        raise CliError(f"{ref} has no known good revision; pass --to REVISION")
+    described = adapters.ecs.describe_task_definition(target)
+    if described is None:
+        raise CliError(f"task definition {target} not found")
+    if described.arn in state.bad_revisions:
+        raise CliError(f"{described.family_revision} is marked bad for {ref}; refusing to roll back to it")
+    current = snapshot.task_definition.rsplit("/", 1)[-1]
+    if dry_run:
+        out.print(f"would update {ref}: {current} → {described.family_revision} (nothing changed)")
+        return
+    adapters.ecs.update_service(ref, described.arn)
+    out.print(f"{ref}: {current} → {described.family_revision}")
+
+
+@cli.command()
+@service_argument
+@endpoint_option
+@table_option
+def freeze(service: str, endpoint_url: str | None, table: str | None) -> None:
+    """Stop deploys to a service until it is unfrozen."""
+    ref = _service(service)
+    _adapters(endpoint_url, table).ledger.set_frozen(ref, True)
+    out.print(f"{ref} is frozen: pushes do not deploy to it")
+
+
+@cli.command()
+@service_argument
+@endpoint_option
+@table_option
+def unfreeze(service: str, endpoint_url: str | None, table: str | None) -> None:
+    """Let pushes deploy to a frozen service again."""
+    ref = _service(service)
+    _adapters(endpoint_url, table).ledger.set_frozen(ref, False)
+    out.print(f"{ref} is unfrozen")
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["list", "clear"]))
+@service_argument
+@click.argument("digest", required=False)
+@endpoint_option
+@table_option
+def quarantine(action: str, service: str, digest: str | None, endpoint_url: str | None, table: str | None) -> None:
+    """List the digests quarantined for a service, or clear one (or all)."""
+    ref = _service(service)
+    ledger = _adapters(endpoint_url, table).ledger
+    if action == "list":
+        digests = sorted(ledger.service_state(ref).quarantined)
+        for value in digests:
+            click.echo(value)
+        if not digests:
+            out.print(f"nothing quarantined for {ref}")
+        return
+    ledger.clear_quarantine(ref, [digest] if digest else None)
+    out.print(f"cleared {'digest ' + digest if digest else 'every quarantined digest'} for {ref}")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

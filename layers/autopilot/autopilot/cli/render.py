@@ -57,3 +57,34 @@ def print_result(console: Console, function: str, result: Any) -> None:
         console.print(deploy_table(result))
         return
     console.print(f"{function}: {json.dumps(result, default=str)}")
+
+
+def history_table(service: Any, items: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"history of {service}", title_justify="left")
+    for column in ("when", "what", "task definition", "status", "outcome / detail"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        sort_key = str(item.get("SK", ""))
+        if sort_key.startswith("ECSDEPLOY#"):
+            steps = " → ".join(str(entry.get("status")) for entry in item.get("history", []))
+            table.add_row(
+                str(item.get("updated_at", "")),
+                f"ECS deployment {item.get('deployment_id')}",
+                short_task_definition(item.get("task_definition")),
+                steps,
+                f"{item.get('outcome', '')} {item.get('outcome_detail', '')}".strip(),
+            )
+        elif sort_key.startswith("DEPLOY#"):
+            table.add_row(
+                str(item.get("started_at", "")),
+                f"deploy {item.get('tag')} ({short_image(item.get('image', ''))})",
+                f"{short_task_definition(item.get('previous_task_definition'))} → "
+                f"{short_task_definition(item.get('new_task_definition'))}",
+                str(item.get("status", "")),
+                "",
+            )
+        elif sort_key.startswith("ROLLBACK#"):
+            table.add_row(
+                str(item.get("at", "")), f"rollback claimed for {sort_key.removeprefix('ROLLBACK#')}", "", "", ""
+            )
+    return table

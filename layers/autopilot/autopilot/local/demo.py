@@ -154,6 +154,46 @@ class Story:
             )
         return {function: self.project.invoke(function, event) for function in targets}
 
+    def ecs_says(self, service: str, status: str, deployment_id: str, reason: str | None = None) -> dict[str, Any]:
+        arn = self.ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]["serviceArn"]
+        ecs_event = self.events.ecs_deployment(status, arn, deployment_id, reason=reason)
+        self.timeline.step(
+            "ecs",
+            f"{service}: deployment {deployment_id} {status}  [dim](generated from the "
+            "emulator's state: ECS runs no tasks here)[/]",
+            event_id=ecs_event["id"],
+        )
+        return self.outcome(self.run(ecs_event))
+
+    def outcome(self, results: dict[str, Any]) -> dict[str, Any]:
+        for function, result in results.items():
+            for item in result.get("results", []) if isinstance(result, dict) else []:
+                if "outcome" in item and "trigger" in item:
+                    self.timeline.step(
+                        "decision",
+                        f"{item.get('service')}: {item['outcome']} — {item['reason']}",
+                        function=function,
+                        **item,
+                    )
+        return results
+
+    def rollback_chapter(self) -> None:
+        self.ecs_says("web-prod", "COMPLETED", "ecs-svc/1002")  # the 1.2.0 deployment is healthy
+        self.push("1.3.0", "a bad build")
+        self.ecs_says("web-prod", "IN_PROGRESS", "ecs-svc/1003")
+        self.ecs_says("web-prod", "FAILED", "ecs-svc/1003")
+        event = self.events.ecr_push(REPOSITORY, self.pushed["1.3.0"], "1.3.0")
+        self.deliver(event, "the same bad 1.3.0 digest is pushed again")
+        self.push("1.4.0", "a build that starts but misbehaves")
+        self.ecs_says("web-prod", "IN_PROGRESS", "ecs-svc/1004")
+        alarm = self.events.alarm("web-prod-5xx", CLUSTER, "web-prod")
+        self.timeline.step(
+            "alarm",
+            "web-prod-5xx goes OK → ALARM within the 30-minute bake window of that deployment",
+            event_id=alarm["id"],
+        )
+        self.outcome(self.run(alarm))
+
     def final_state(self) -> dict[str, dict[str, Any]]:
         services = self.ecs.describe_services(cluster=CLUSTER, services=list(SERVICES), include=["TAGS"])["services"]
         state = {}
@@ -199,6 +239,7 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
         event["id"] = duplicate["event_id"]
         story.deliver(event, f"same event {event['id'][:8]}… again")
         story.push("2.0.0", "outside 1.x")
+        story.rollback_chapter()
         state = story.final_state()
         expected = {"web-staging": story.pushed["latest"], "web-prod": story.pushed["1.2.0"]}
         for service, digest in expected.items():

@@ -110,7 +110,7 @@ def apply_function_environment(project: Project, *, table: str, config_parameter
         project.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )
     defaults = {name: str(spec.get("Default", "")) for name, spec in project.template.get("Parameters", {}).items()}
-    resolved = {**defaults, "Ledger": table, "ConfigParameterName": config_parameter, "LogLevel": "WARNING"}
+    resolved = {**defaults, "Ledger": table, "ConfigParameterName": config_parameter, "LogLevel": "ERROR"}
     for key, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
             os.environ[key] = resolved.get(value["Ref"], "")
@@ -121,5 +121,5 @@ def apply_function_environment(project: Project, *, table: str, config_parameter
     from autopilot.observability import logger
     from autopilot.settings import get_settings
 
-    logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+    logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"))
     get_settings.cache_clear()

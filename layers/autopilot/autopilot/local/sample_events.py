@@ -71,6 +71,39 @@ class EventFactory:
             event["detail"]["image-tag"] = tag
         return event
 
+    def ecs_deployment(
+        self, status: str, service_arn: str, deployment_id: str, *, reason: str | None = None
+    ) -> dict[str, Any]:
+        """What ECS sends when a deployment of the service changes state (ECS runs no tasks in the emulator)."""
+        sample = {
+            "IN_PROGRESS": "ecs-deployment-in-progress.json",
+            "COMPLETED": "ecs-deployment-completed.json",
+            "FAILED": "ecs-deployment-failed.json",
+        }[status]
+        event = self._from_sample(sample)
+        event["resources"] = [service_arn]
+        event["detail"].update(
+            deploymentId=deployment_id, updatedAt=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        )
+        if reason:
+            event["detail"]["reason"] = reason
+        elif status != "FAILED":
+            event["detail"]["reason"] = f"ECS deployment {deployment_id} {status.lower().replace('_', ' ')}."
+        return event
+
+    def alarm(self, alarm_name: str, cluster: str, service: str) -> dict[str, Any]:
+        """A metric alarm on the service's ECS metrics going from OK to ALARM now."""
+        event = self._from_sample("alarm-ecs-service-metric.json")
+        event["resources"] = [f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{alarm_name}"]
+        detail = event["detail"]
+        detail["alarmName"] = alarm_name
+        detail["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] = {
+            "ClusterName": cluster,
+            "ServiceName": service,
+        }
+        detail["state"]["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        return event
+
     def scheduled(self, rule_name: str = "InventoryFunctionRebuildSchedule") -> dict[str, Any]:
         event = self._from_sample(SCHEDULED_SAMPLE)
         event["resources"] = [f"arn:aws:events:{self.region}:{self.account}:rule/{rule_name}"]
