@@ -182,6 +182,26 @@ def test_late_completed_of_an_older_deployment_does_not_overwrite_newer_state(st
     assert ledger().ecs_deployment(WEB, "ecs-svc/2")["status"] == "COMPLETED"
 
 
+def test_late_completed_of_an_older_deployment_after_a_newer_in_progress(story: Story) -> None:
+    story.rollback(deployment_event("IN_PROGRESS", "ecs-svc/1", T0))
+    story.push()
+    story.rollback(deployment_event("IN_PROGRESS", "ecs-svc/2", T0 + timedelta(minutes=10)))
+    late = story.rollback(deployment_event("COMPLETED", "ecs-svc/1", T0 + timedelta(minutes=3)))
+    assert late["outcome"] == "SUCCEEDED"  # ecs-svc/1 did complete: web:1 is known good
+    assert ledger().service_state(WEB).last_known_good.endswith("web:1")
+    assert ledger().ecs_deployment(WEB, "ecs-svc/2")["status"] == "IN_PROGRESS"  # untouched
+    assert story.calls["UpdateService"] == 0
+
+
+def test_outcomes_reach_the_deployment_we_started(story: Story) -> None:
+    story.first_deployment_completes()
+    story.push()
+    story.rollback(deployment_event("FAILED", "ecs-svc/2", T0 + timedelta(minutes=15)))
+    ours = ledger().deployments(WEB)[0]
+    assert ours["status"] == "ROLLED_BACK"
+    assert [entry["status"] for entry in ours["history"]] == ["IN_PROGRESS", "ROLLED_BACK"]
+
+
 def test_alarm_within_the_bake_window_rolls_back(story: Story) -> None:
     story.first_deployment_completes()
     story.push()

@@ -143,6 +143,7 @@ def _completed(
         report.outcome, report.reason = Outcome.RECORDED, "completed, but the revision is marked bad"
         return report
     ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed")
+    ports.ledger.set_deploy_status(ref, task_definition, Outcome.SUCCEEDED, change.updated_at)
     if not ports.ledger.set_last_known_good(ref, task_definition, change.order_key):
         report.outcome, report.reason = Outcome.SUCCEEDED, "completed; a later deployment is already last-known-good"
         return report
@@ -174,6 +175,7 @@ def _failed(
         ports.ledger.mark_bad(ref, bad, digests)
         detail = "rolled back by the ECS deployment circuit breaker"
         ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail)
+        ports.ledger.set_deploy_status(ref, bad, Outcome.ROLLED_BACK, _iso(ports.clock()))
         report.outcome, report.reason = Outcome.ROLLED_BACK, f"{detail}; digests quarantined"
         emit(
             Message(
@@ -365,6 +367,8 @@ def _finish(
     """Record the outcome on the deployment, say it once, escalate what needs a person."""
     if report.deployment_id:
         ports.ledger.set_outcome(ref, report.deployment_id, outcome, reason)
+    if report.task_definition:
+        ports.ledger.set_deploy_status(ref, report.task_definition, outcome, _iso(ports.clock()))
     report.outcome, report.reason = outcome, reason
     kind = {Outcome.ROLLED_BACK: "rollback.done", Outcome.FAILED: "deploy.failed"}.get(outcome, "rollback.failed")
     emit(

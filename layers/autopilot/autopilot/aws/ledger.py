@@ -461,6 +461,24 @@ class Ledger:
         )
         return items[:limit]
 
+    def set_deploy_status(self, ref: ServiceRef, task_definition: str, status: str, at: str) -> bool:
+        """Carry an outcome over to the deployment we started of `task_definition`, if we started one."""
+        for row in self.deployments(ref, limit=20):
+            if row.get("new_task_definition") == task_definition:
+                self._client.update_item(
+                    TableName=self.table,
+                    Key=_item({"PK": service_pk(ref), "SK": row["SK"]}),
+                    UpdateExpression="SET #s = :s, history = list_append(if_not_exists(history, :e), :h)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":s": {"S": status},
+                        ":e": {"L": []},
+                        ":h": {"L": [_serializer.serialize({"status": status, "at": at})]},
+                    },
+                )
+                return True
+        return False
+
     def deployments(self, ref: ServiceRef, limit: int = 50) -> list[dict[str, Any]]:
         response = self._client.query(
             TableName=self.table,
