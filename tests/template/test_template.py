@@ -24,7 +24,7 @@ def test_functions_run_python_313_on_arm64_with_the_shared_layer(project: Projec
     assert globals_["Layers"] == [{"Ref": "AutopilotLayer"}]
     layer = project.resource("AutopilotLayer")
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
-    assert set(functions(project)) == {"DeployFunction", "InventoryFunction", "RollbackFunction"}
+    assert set(functions(project)) == {"DeployFunction", "InventoryFunction", "RollbackFunction", "NotifyFunction"}
 
 
 def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Project) -> None:
@@ -40,6 +40,8 @@ def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Pr
 @pytest.mark.parametrize("function", ["DeployFunction", "InventoryFunction", "RollbackFunction"])
 def test_every_rule_target_has_a_retry_policy_and_a_dead_letter_queue(project: Project, function: str) -> None:
     for event in functions(project)[function]["Properties"]["Events"].values():
+        if event["Type"] not in {"EventBridgeRule", "Schedule"}:
+            continue
         properties = event["Properties"]
         assert properties["RetryPolicy"]["MaximumRetryAttempts"] >= 1
         assert properties["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}
@@ -68,3 +70,23 @@ def test_only_the_deploy_function_may_change_services(project: Project) -> None:
     assert "ecs:UpdateService" in allowed("DeployFunction")
     assert not {"ecs:UpdateService", "ecs:RegisterTaskDefinition", "iam:PassRole"} & allowed("InventoryFunction")
     assert not {"ecs:ListServices", "ecs:ListClusters"} & allowed("DeployFunction")  # a push never scans
+
+
+def test_notifications_go_through_a_fifo_queue_with_a_dead_letter_queue_and_an_alarm(project: Project) -> None:
+    queue = project.resource("NotificationQueue")["Properties"]
+    assert queue["FifoQueue"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["NotificationDeadLetterQueue", "Arn"]}
+    alarm = project.resource("NotificationDeadLetterAlarm")["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["NotificationDeadLetterQueue", "QueueName"]}
+    notify = functions(project)["NotifyFunction"]["Properties"]
+    assert notify["Events"]["Messages"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_only_the_notify_function_reads_route_secrets_and_only_under_the_prefix(project: Project) -> None:
+    for name, function in functions(project).items():
+        secret_statements = [s for s in statements(function) if "secretsmanager:GetSecretValue" in str(s["Action"])]
+        if name == "NotifyFunction":
+            assert len(secret_statements) == 1
+            assert "${NotificationSecretsPrefix}*" in secret_statements[0]["Resource"]["Fn::Sub"]
+        else:
+            assert secret_statements == []

@@ -23,6 +23,7 @@ from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
 from autopilot.messages import Message, Severity, emit
+from autopilot.notify.links import service_links
 from autopilot.observability import logger, metrics
 from autopilot.refs import RepositoryRef
 from autopilot.taskdef import ContainerSelectionError, image_changes, registration_request, select_containers
@@ -146,7 +147,7 @@ class _DeployRun:
         config = parse_service_tags(service.tags, self.ports.named_policies)
         name = entry.service.key
         if config.errors:
-            self._config_error(name, "; ".join(str(error) for error in config.errors), config)
+            self._config_error(entry, "; ".join(str(error) for error in config.errors), config)
             return None
         if not config.managed:
             self._repair_index(entry, "service no longer has an autopilot:deploy tag")
@@ -160,14 +161,13 @@ class _DeployRun:
                 "task definition, deploy it through that controller"
             )
             self._result(name, Outcome.SKIPPED, reason, config=config)
-            emit(
-                Message(
-                    kind="deploy.unsupported",
-                    severity=Severity.WARNING,
-                    service=name,
-                    title=f"{name}: not deployed, {service.deployment_controller} controller",
-                    facts={"reason": reason, "tag": self.push.tag},
-                )
+            self._tell(
+                entry,
+                "deploy.unsupported",
+                Severity.WARNING,
+                f"{name}: not deployed, {service.deployment_controller} controller",
+                {"reason": reason, "tag": self.push.tag},
+                config,
             )
             return None
         if state.frozen:
@@ -208,7 +208,7 @@ class _DeployRun:
         try:
             containers = select_containers(body, self.repository, config.containers)
         except ContainerSelectionError as error:
-            self._config_error(name, str(error), config)
+            self._config_error(candidate.entry, str(error), config)
             return False
         if not containers:
             self._result(name, Outcome.SKIPPED, f"no selected container uses {self.repository}", config=config)
@@ -285,7 +285,7 @@ class _DeployRun:
             self.ports.ecs.update_service(candidate.entry.service, new_arn)
             self.ports.ledger.record_deployment(self._record(candidate, new_arn, changes))
         except (ClientError, BotoCoreError) as error:
-            self._failed(name, error, policy)
+            self._failed(candidate, error, policy)
             return
         self._result(
             name,
@@ -296,20 +296,8 @@ class _DeployRun:
             new=new_arn,
             changes=changes,
         )
-        emit(
-            Message(
-                kind="deploy.started",
-                severity=Severity.INFO,
-                service=name,
-                title=f"{name}: deploying {self.repository.name}:{self.push.tag}",
-                facts={
-                    "task definition": f"{current.family_revision} → {_revision(new_arn)}",
-                    "digest": self.push.detail.image_digest,
-                    "policy": policy or "",
-                },
-                thread_key=f"{name}#{new_arn}",
-            )
-        )
+        # "deploy started" is told when ECS reports the deployment IN_PROGRESS (RollbackFunction): a push
+        # stays at its API-call budget, and one message covers deployments made by anyone.
 
     def _record(self, candidate: _Candidate, new_arn: str, changes: list[ContainerChange]) -> DeploymentRecord:
         return DeploymentRecord(
@@ -324,7 +312,8 @@ class _DeployRun:
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
 
-    def _failed(self, name: str, error: BaseException, policy: str | None) -> None:
+    def _failed(self, candidate: _Candidate, error: BaseException, policy: str | None) -> None:
+        name = candidate.entry.service.key
         text = describe_error(error)
         if is_retryable(error):
             self.retryable_errors.append(f"{name}: {text}")
@@ -333,26 +322,42 @@ class _DeployRun:
             return
         self._result(name, Outcome.ERROR, text, policy=policy)
         logger.error("deploy failed", extra={"service": name, "error": text})
-        emit(
-            Message(
-                kind="deploy.error",
-                severity=Severity.ERROR,
-                service=name,
-                title=f"{name}: deploy of {self.repository.name}:{self.push.tag} failed",
-                facts={"error": text},
-            )
+        self._tell(
+            candidate.entry,
+            "deploy.error",
+            Severity.ERROR,
+            f"{name}: deploy of {self.repository.name}:{self.push.tag} failed",
+            {"error": text},
+            candidate.config,
         )
 
-    def _config_error(self, name: str, problem: str, config: ServiceConfig) -> None:
+    def _config_error(self, entry: IndexEntry, problem: str, config: ServiceConfig) -> None:
         """One clear error naming the service, the tag and what is wrong; the service is skipped."""
+        name = entry.service.key
         self._result(name, Outcome.CONFIG_ERROR, f"service {name} skipped: {problem}", config=config)
+        self._tell(
+            entry,
+            "config.error",
+            Severity.ERROR,
+            f"{name}: autopilot tag is wrong, service skipped",
+            {"problem": problem, "repository": self.report.repository, "tag": self.push.tag},
+            config,
+        )
+
+    def _tell(
+        self, entry: IndexEntry, kind: str, severity: Severity, title: str, facts: dict[str, str], config: ServiceConfig
+    ) -> None:
         emit(
             Message(
-                kind="config.error",
-                severity=Severity.ERROR,
-                service=name,
-                title=f"{name}: autopilot tag is wrong, service skipped",
-                facts={"problem": problem, "repository": self.report.repository, "tag": self.push.tag},
+                kind=kind,
+                severity=severity,
+                service=entry.service.key,
+                title=title,
+                facts=facts,
+                links=service_links(entry.service, self.push.region),
+                thread_key=f"{entry.service}#{kind}",
+                routes=list(config.notify_routes),
+                region=self.push.region,
             )
         )
 

@@ -1,11 +1,15 @@
-"""Channel-neutral messages about what autopilot did.
+"""Channel-neutral messages about what autopilot did, and the one call every function emits them through.
 
-Until the notification queue lands, every message is one structured log record with a stable schema
-(`"message": "notification"`, `"notification": {...}`), so it can be found and counted in CloudWatch Logs.
+`emit()` puts a message in this invocation's outbox; the handler wiring flushes the outbox to the
+notification queue (SQS FIFO, one message group per thread, so a thread's messages stay in order) when the
+invocation ends. Without a queue configured, messages are structured log records (`"message":
+"notification"`), as they were before the queue existed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -20,6 +24,23 @@ class Severity(StrEnum):
     ERROR = "error"
     CRITICAL = "critical"
 
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "success": 0, "warning": 1, "error": 2, "critical": 3}[self.value]
+
+
+class Link(BaseModel):
+    label: str
+    url: str
+
+
+class Action(BaseModel):
+    """A button a person can press in chat (handled by the chatops work); `value` says what it does."""
+
+    label: str
+    value: str
+    style: str | None = None
+
 
 class Message(BaseModel):
     kind: str
@@ -27,16 +48,53 @@ class Message(BaseModel):
     service: str | None = None
     title: str
     facts: dict[str, str] = Field(default_factory=dict)
+    links: list[Link] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
     thread_key: str | None = None
+    routes: list[str] = Field(default_factory=list)
+    region: str | None = None
+
+    @property
+    def message_id(self) -> str:
+        """Deterministic: the same message emitted again (a retried invocation) is the same message."""
+        body = self.model_dump_json(exclude={"links", "actions"})
+        return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+    @property
+    def group(self) -> str:
+        return (self.thread_key or self.service or "autopilot")[:128]
 
     def one_line(self) -> str:
         return f"[{self.severity}] {self.title}"
 
 
 SCHEMA_VERSION = 1
+_outbox: list[Message] = []
 
 
 def emit(message: Message) -> None:
-    """Hand a message to whoever tells people; today a structured log record."""
+    """Hand a message to whoever tells people: queued for the notification function at the end of this
+    invocation, and logged with a stable schema either way."""
+    _outbox.append(message)
     log = logger.error if message.severity in {Severity.ERROR, Severity.CRITICAL} else logger.info
-    log("notification", extra={"notification": {"schema": SCHEMA_VERSION, **message.model_dump(mode="json")}})
+    log(
+        "notification",
+        extra={
+            "notification": {
+                "schema": SCHEMA_VERSION,
+                "id": message.message_id,
+                **message.model_dump(mode="json", exclude={"links", "actions"}),
+            }
+        },
+    )
+
+
+def take_outbox() -> list[Message]:
+    """The messages emitted since the last call, oldest first."""
+    messages = list(_outbox)
+    _outbox.clear()
+    return messages
+
+
+def to_json(message: Message) -> str:
+    return json.dumps({"schema": SCHEMA_VERSION, **message.model_dump(mode="json")})

@@ -23,6 +23,7 @@ from autopilot.aws.ledger import DeploymentChange, Ledger, ServiceState
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
 from autopilot.messages import Message, Severity, emit
+from autopilot.notify.links import service_links
 from autopilot.observability import logger
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import container_images
@@ -57,6 +58,7 @@ class RollbackPorts:
     alarms: AlarmGateway
     max_rollbacks_per_hour: int = 2
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    region: str | None = None
 
 
 class RollbackRetryError(RuntimeError):
@@ -108,10 +110,67 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
         reason=event.detail.reason,
     )
     if event.status == "COMPLETED":
-        return _completed(report, ref, change, state, ports)
+        return _completed(report, ref, change, state, config, ports)
     if event.status == "FAILED":
         return _failed(report, ref, snapshot, config, state, ports)
+    _started(report, ref, change, config, ports)
     return report
+
+
+def _started(
+    report: RollbackReport, ref: ServiceRef, change: DeploymentChange, config: ServiceConfig, ports: RollbackPorts
+) -> None:
+    if change.reason.startswith(CIRCUIT_BREAKER_ROLLBACK):
+        _tell(
+            ports,
+            ref,
+            config,
+            "deploy.rolling_back",
+            Severity.WARNING,
+            f"{ref}: ECS circuit breaker is rolling back",
+            {"reason": change.reason},
+            change.deployment_id,
+        )
+        return
+    ours = next(
+        (
+            row
+            for row in ports.ledger.deployments(ref, limit=10)
+            if row.get("new_task_definition") == change.task_definition
+        ),
+        None,
+    )
+    what = f"{ours['repository'].rsplit('/', 1)[-1]}:{ours['tag']}" if ours else _revision(change.task_definition)
+    facts = {"task definition": _revision(change.task_definition), "deployment": change.deployment_id}
+    if ours:
+        facts |= {"image": str(ours.get("image", "")), "from": _revision(str(ours.get("previous_task_definition")))}
+    _tell(ports, ref, config, "deploy.started", Severity.INFO, f"{ref}: deploying {what}", facts, change.deployment_id)
+
+
+def _tell(
+    ports: RollbackPorts,
+    ref: ServiceRef,
+    config: ServiceConfig,
+    kind: str,
+    severity: Severity,
+    title: str,
+    facts: dict[str, str],
+    deployment_id: str | None,
+) -> None:
+    """One message per step; a deployment's messages share its thread, an incident without one the service's."""
+    emit(
+        Message(
+            kind=kind,
+            severity=severity,
+            service=ref.key,
+            title=title,
+            facts=facts,
+            links=service_links(ref, ports.region),
+            routes=list(config.notify_routes),
+            region=ports.region,
+            thread_key=f"{ref}#{deployment_id}" if deployment_id else f"{ref}#incident",
+        )
+    )
 
 
 def _find_by_name(name: str, ledger: Ledger) -> ServiceRef | None:
@@ -136,7 +195,12 @@ def _deployment_task_definition(
 
 
 def _completed(
-    report: RollbackReport, ref: ServiceRef, change: DeploymentChange, state: ServiceState, ports: RollbackPorts
+    report: RollbackReport,
+    ref: ServiceRef,
+    change: DeploymentChange,
+    state: ServiceState,
+    config: ServiceConfig,
+    ports: RollbackPorts,
 ) -> RollbackReport:
     task_definition = change.task_definition
     if task_definition in state.bad_revisions:
@@ -148,15 +212,15 @@ def _completed(
         report.outcome, report.reason = Outcome.SUCCEEDED, "completed; a later deployment is already last-known-good"
         return report
     report.outcome, report.reason = Outcome.SUCCEEDED, f"completed; {_revision(task_definition)} is last-known-good"
-    emit(
-        Message(
-            kind="deploy.completed",
-            severity=Severity.SUCCESS,
-            service=ref.key,
-            title=f"{ref}: deployment {_revision(task_definition)} completed",
-            facts={"deployment": report.deployment_id or ""},
-            thread_key=report.deployment_id,
-        )
+    _tell(
+        ports,
+        ref,
+        config,
+        "deploy.completed",
+        Severity.SUCCESS,
+        f"{ref}: deployment {_revision(task_definition)} completed",
+        {"task definition": _revision(task_definition), "deployment": change.deployment_id},
+        change.deployment_id,
     )
     return report
 
@@ -177,17 +241,27 @@ def _failed(
         ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail)
         ports.ledger.set_deploy_status(ref, bad, Outcome.ROLLED_BACK, _iso(ports.clock()))
         report.outcome, report.reason = Outcome.ROLLED_BACK, f"{detail}; digests quarantined"
-        emit(
-            Message(
-                kind="deploy.rolled_back",
-                severity=Severity.WARNING,
-                service=ref.key,
-                title=f"{ref}: {_revision(bad)} failed, ECS rolled it back",
-                facts={"quarantined": ", ".join(sorted(digests)) or "-"},
-                thread_key=report.deployment_id,
-            )
+        _tell(
+            ports,
+            ref,
+            config,
+            "rollback.done",
+            Severity.WARNING,
+            f"{ref}: {_revision(bad)} failed, ECS rolled it back",
+            {"quarantined": ", ".join(sorted(digests)) or "-"},
+            report.deployment_id,
         )
         return report
+    _tell(
+        ports,
+        ref,
+        config,
+        "deploy.failed",
+        Severity.ERROR,
+        f"{ref}: deployment {_revision(bad)} failed",
+        {"reason": report.reason or "deployment failed", "deployment": report.deployment_id or ""},
+        report.deployment_id,
+    )
     return roll_back(
         report, ref, snapshot, config, state, ports, bad=bad, digests=digests, claim=report.deployment_id or bad
     )
@@ -244,7 +318,7 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
     current = snapshot.task_definition
     if current == state.last_known_good:
         return _ignored(trigger, ref, f"{_revision(current)} is the last-known-good revision")
-    started = _deployment_started(ref, snapshot, ports.ledger)
+    started, deployment_id = _deployment_started(ref, snapshot, ports.ledger)
     if started is None:
         return _ignored(trigger, ref, f"no record of when {_revision(current)} was deployed")
     if fired_at < started:
@@ -255,6 +329,7 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
     report = RollbackReport(
         trigger=trigger,
         service=ref.key,
+        deployment_id=deployment_id,
         task_definition=current,
         outcome=Outcome.RECORDED,
         reason="alarm within the bake window",
@@ -272,19 +347,24 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
     )
 
 
-def _deployment_started(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Ledger) -> datetime | None:
+def _deployment_started(
+    ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Ledger
+) -> tuple[datetime | None, str | None]:
+    """When the current revision was deployed, and the ECS deployment id when one was recorded."""
     current = snapshot.task_definition
-    starts = [
-        _parse_iso(item.get("created_at") or item.get("started_at"))
+    history = [
+        item
         for item in ledger.history(ref, limit=50)
         if current in {item.get("task_definition"), item.get("new_task_definition")}
     ]
+    starts = [_parse_iso(item.get("created_at") or item.get("started_at")) for item in history]
     for deployment in snapshot.deployments:
         created = deployment.get("createdAt")
         if deployment.get("taskDefinition") == current and isinstance(created, datetime):
             starts.append(created)
     known = [moment for moment in starts if moment is not None]
-    return max(known) if known else None
+    deployment_id = next((str(item["deployment_id"]) for item in history if item.get("deployment_id")), None)
+    return (max(known) if known else None), deployment_id
 
 
 # -- rolling back ------------------------------------------------------------------------------------
@@ -308,6 +388,7 @@ def roll_back(
             report,
             ref,
             ports,
+            config,
             Outcome.FAILED,
             "autopilot:rollback=off: recorded, not rolled back",
             facts=facts,
@@ -318,6 +399,7 @@ def roll_back(
             report,
             ref,
             ports,
+            config,
             Outcome.ROLLBACK_FAILED,
             "no known good revision",
             facts=facts,
@@ -333,20 +415,30 @@ def roll_back(
             f"{ports.max_rollbacks_per_hour} automatic rollbacks within an hour already: service frozen, "
             "no rollback and no deploys until someone unfreezes it"
         )
-        return _finish(report, ref, ports, Outcome.ROLLBACK_FAILED, reason, facts=facts, severity=Severity.CRITICAL)
+        return _finish(
+            report, ref, ports, config, Outcome.ROLLBACK_FAILED, reason, facts=facts, severity=Severity.CRITICAL
+        )
     try:
         ports.ecs.update_service(ref, target)
     except (ClientError, BotoCoreError) as error:
         if is_retryable(error):
             raise RollbackRetryError(f"{ref}: {describe_error(error)}") from error
         return _finish(
-            report, ref, ports, Outcome.ROLLBACK_FAILED, describe_error(error), facts=facts, severity=Severity.CRITICAL
+            report,
+            ref,
+            ports,
+            config,
+            Outcome.ROLLBACK_FAILED,
+            describe_error(error),
+            facts=facts,
+            severity=Severity.CRITICAL,
         )
     report.rolled_back_to = target
     return _finish(
         report,
         ref,
         ports,
+        config,
         Outcome.ROLLED_BACK,
         f"rolled back to {_revision(target)} ({report.reason})",
         facts={**facts, "rolled back to": _revision(target)},
@@ -358,6 +450,7 @@ def _finish(
     report: RollbackReport,
     ref: ServiceRef,
     ports: RollbackPorts,
+    config: ServiceConfig,
     outcome: Outcome,
     reason: str,
     *,
@@ -370,16 +463,16 @@ def _finish(
     if report.task_definition:
         ports.ledger.set_deploy_status(ref, report.task_definition, outcome, _iso(ports.clock()))
     report.outcome, report.reason = outcome, reason
-    kind = {Outcome.ROLLED_BACK: "rollback.done", Outcome.FAILED: "deploy.failed"}.get(outcome, "rollback.failed")
-    emit(
-        Message(
-            kind=kind,
-            severity=severity,
-            service=ref.key,
-            title=f"{ref}: {reason}",
-            facts={"trigger": report.trigger, **facts},
-            thread_key=report.deployment_id or f"{ref}#incident",
-        )
+    kind = {Outcome.ROLLED_BACK: "rollback.done", Outcome.FAILED: "rollback.off"}.get(outcome, "rollback.failed")
+    _tell(
+        ports,
+        ref,
+        config,
+        kind,
+        severity,
+        f"{ref}: {reason}",
+        {"trigger": report.trigger, **facts},
+        report.deployment_id,
     )
     if severity == Severity.CRITICAL:
         logger.error("escalation", extra={"service": ref.key, "reason": reason})

@@ -15,6 +15,8 @@ class Settings(BaseModel):
     config_parameter: str = "/ecs-autopilot/config"
     config_max_age_seconds: int = 60
     max_auto_rollbacks_per_hour: int = Field(default=2, ge=0)
+    notify_queue_url: str | None = None
+    notify_dead_letter_url: str | None = None
 
 
 @lru_cache
@@ -24,4 +26,6 @@ def get_settings() -> Settings:
         config_parameter=os.environ.get("CONFIG_PARAMETER_NAME", "/ecs-autopilot/config"),
         config_max_age_seconds=int(os.environ.get("CONFIG_MAX_AGE_SECONDS", "60")),
         max_auto_rollbacks_per_hour=int(os.environ.get("MAX_AUTO_ROLLBACKS_PER_HOUR", "2")),
+        notify_queue_url=os.environ.get("NOTIFY_QUEUE_URL") or None,
+        notify_dead_letter_url=os.environ.get("NOTIFY_DLQ_URL") or None,
     )

@@ -3,11 +3,13 @@ each function's entry point (parse → idempotency → logic → JSON-able resul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, lru_cache, wraps
 from typing import TYPE_CHECKING, Any
 
+import httpx
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import TypeAdapter, ValidationError
 
@@ -17,6 +19,8 @@ from autopilot.aws.config_store import ConfigStore
 from autopilot.aws.ecs import EcsGateway
 from autopilot.aws.idempotency import once_per_event
 from autopilot.aws.ledger import Ledger
+from autopilot.aws.notify_queue import NotificationQueue
+from autopilot.aws.secrets import RouteSecrets
 from autopilot.config.document import ConfigDocumentError
 from autopilot.config.policies import PolicyError
 from autopilot.deploy import DeployPorts, deploy_pushed_image
@@ -29,15 +33,21 @@ from autopilot.events import (
     RollbackTrigger,
 )
 from autopilot.inventory import rebuild_index, refresh_service
+from autopilot.messages import Message, take_outbox, to_json
+from autopilot.notify.channels import TIMEOUT_SECONDS, HttpPoster, SlackBot
+from autopilot.notify.deliver import NotifyPorts, deliver
 from autopilot.observability import logger
 from autopilot.rollback import RollbackPorts, handle_alarm, handle_deployment_change
 from autopilot.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
 
 
@@ -67,13 +77,41 @@ def _adapters(
     )
 
 
-def rollback_ports(adapters: Adapters) -> RollbackPorts:
+def rollback_ports(adapters: Adapters, region: str | None) -> RollbackPorts:
     return RollbackPorts(
         ecs=adapters.ecs,
         ledger=adapters.ledger,
         alarms=adapters.alarms,
         max_rollbacks_per_hour=get_settings().max_auto_rollbacks_per_hour,
+        region=region,
     )
+
+
+def flush_outbox() -> int:
+    """Put what this invocation emitted on the notification queue (a no-op when nothing was emitted)."""
+    messages = take_outbox()
+    url = get_settings().notify_queue_url
+    if messages and url:
+        NotificationQueue(clients.sqs(), url).send(messages)
+    return len(messages)
+
+
+Handler = Callable[..., dict[str, Any]]
+
+
+def telling(handler: Handler) -> Handler:
+    """Flush the outbox when the handler ends, also when it fails (what it said before failing was true; a
+    retried invocation emits the same messages, which the FIFO queue deduplicates by content)."""
+
+    @wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        take_outbox()
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            flush_outbox()
+
+    return run
 
 
 def deploy_ports(adapters: Adapters) -> DeployPorts:
@@ -97,6 +135,7 @@ def rejected(event: Mapping[str, Any], error: ValidationError) -> dict[str, Any]
     return {"rejected": True, "problems": problems}
 
 
+@telling
 def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run: bool = False) -> dict[str, Any]:
     try:
         push = parse(event=event, model=EcrImageActionEvent)
@@ -123,6 +162,7 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
 _inventory_trigger: TypeAdapter[EcsApiCallEvent | Any] = TypeAdapter(InventoryTrigger)
 
 
+@telling
 def handle_inventory(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     try:
         trigger = _inventory_trigger.validate_python(event)
@@ -147,14 +187,66 @@ def handle_inventory(event: dict[str, Any], context: LambdaContext | None) -> di
 _rollback_trigger: TypeAdapter[EcsDeploymentEvent | AlarmStateChangeEvent] = TypeAdapter(RollbackTrigger)
 
 
+@telling
 def handle_rollback(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     try:
         trigger = _rollback_trigger.validate_python(event)
     except ValidationError as error:
         return rejected(event, error)
-    ports = rollback_ports(Adapters.current())
+    ports = rollback_ports(Adapters.current(), trigger.region)
     if isinstance(trigger, EcsDeploymentEvent):
         reports = [handle_deployment_change(trigger, ports)]
     else:
         reports = handle_alarm(trigger, ports)
     return {"results": [report.model_dump(mode="json") for report in reports]}
+
+
+def notify_ports(adapters: Adapters) -> NotifyPorts:
+    settings = get_settings()
+    dead_letters = NotificationQueue(clients.sqs(), settings.notify_dead_letter_url or "")
+
+    def dead_letter(message: Message, route: str, reason: str) -> None:
+        if settings.notify_dead_letter_url:
+            dead_letters.dead_letter(to_json(message), message.group, message.message_id, route, reason)
+
+    return NotifyPorts(
+        ledger=adapters.ledger,
+        secrets=_route_secrets(clients.secretsmanager()),
+        http=HttpPoster(_http_client()),
+        sns=clients.sns(),
+        dead_letter=dead_letter,
+        slack_bots=_slack_bots,
+    )
+
+
+_slack_bots: dict[str, SlackBot] = {}
+
+
+@lru_cache(maxsize=2)
+def _route_secrets(client: SecretsManagerClient) -> RouteSecrets:
+    return RouteSecrets(client)
+
+
+@lru_cache(maxsize=1)
+def _http_client() -> httpx.Client:
+    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+
+
+def handle_notify(event: dict[str, Any], context: LambdaContext | None) -> PartialItemFailureResponse:
+    """SQS FIFO batch: each record one message; a failed record stops the batch there (order is kept)."""
+    adapters = Adapters.current()
+    ports = notify_ports(adapters)
+
+    def record_handler(record: SQSRecord) -> dict[str, Any]:
+        try:
+            message = Message.model_validate_json(record.body)
+        except ValidationError as error:
+            logger.error(
+                "malformed notification dropped to the dead-letter queue",
+                extra={"message_id": record.message_id, "problems": len(error.errors())},
+            )
+            return {"rejected": True}
+        return deliver(message, adapters.config.load(), ports).model_dump(mode="json")
+
+    processor = SqsFifoPartialProcessor()
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 6 attempts in all.
@@ -44,7 +47,22 @@ def cloudwatch() -> CloudWatchClient:
     return boto3.client("cloudwatch", config=RETRY_CONFIG)
 
 
+@lru_cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=RETRY_CONFIG)
+
+
+@lru_cache
+def sns() -> SNSClient:
+    return boto3.client("sns", config=RETRY_CONFIG)
+
+
+@lru_cache
+def secretsmanager() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=RETRY_CONFIG)
+
+
 def clear_caches() -> None:
     """Forget every client (tests and the local emulator switch endpoints and mocks)."""
-    for factory in (ecs, ecr, dynamodb, ssm, cloudwatch):
+    for factory in (ecs, ecr, dynamodb, ssm, cloudwatch, sqs, sns, secretsmanager):
         factory.cache_clear()

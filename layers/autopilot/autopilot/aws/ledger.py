@@ -479,6 +479,42 @@ class Ledger:
                 return True
         return False
 
+    # -- notifications: threads and deliveries -------------------------------------------------------
+    def thread(self, route: str, thread_key: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self.table, Key=_item({"PK": f"THREAD#{route}", "SK": thread_key}), ConsistentRead=True
+        )
+        return _plain(response["Item"]) if "Item" in response else None
+
+    def save_thread(self, route: str, thread_key: str, channel: str, ts: str) -> None:
+        now = int(time.time())
+        self._client.put_item(
+            TableName=self.table,
+            Item=_item(
+                {
+                    "PK": f"THREAD#{route}",
+                    "SK": thread_key,
+                    "channel": channel,
+                    "ts": ts,
+                    "at": now,
+                    TTL_ATTRIBUTE: now + 30 * 24 * 3600,
+                }
+            ),
+        )
+
+    def delivered(self, route: str, message_id: str) -> bool:
+        response = self._client.get_item(
+            TableName=self.table, Key=_item({"PK": f"DELIVERED#{route}", "SK": message_id}), ConsistentRead=True
+        )
+        return "Item" in response
+
+    def mark_delivered(self, route: str, message_id: str) -> None:
+        now = int(time.time())
+        self._client.put_item(
+            TableName=self.table,
+            Item=_item({"PK": f"DELIVERED#{route}", "SK": message_id, "at": now, TTL_ATTRIBUTE: now + 7 * 24 * 3600}),
+        )
+
     def deployments(self, ref: ServiceRef, limit: int = 50) -> list[dict[str, Any]]:
         response = self._client.query(
             TableName=self.table,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -11,15 +11,23 @@ class ConfigDocumentError(ValueError):
     """The configuration document exists but cannot be used; the message says why."""
 
 
+ROUTE_TYPES = ("slack_webhook", "slack_bot", "teams", "discord", "google_chat", "pagerduty", "webhook", "email")
+
+
 class RouteConfig(BaseModel):
-    """A notification route; delivery arrives with the notification work."""
+    """Where messages go: a channel type, the Secrets Manager secret with its webhook URL or token (never the
+    value itself), the least severity it takes and the message kinds it takes (all when empty)."""
 
     model_config = ConfigDict(extra="allow")
 
-    type: str
+    type: Literal["slack_webhook", "slack_bot", "teams", "discord", "google_chat", "pagerduty", "webhook", "email"]
     secret: str | None = None
-    min_severity: str = "info"
+    min_severity: Literal["info", "success", "warning", "error", "critical"] = "info"
     kinds: list[str] = Field(default_factory=list)
+    channel: str | None = None  # slack_bot: the channel id
+    api_url: str | None = None  # slack_bot: another Slack Web API base URL (the local chat sink)
+    endpoint: str | None = None  # pagerduty: the Events API URL (EU accounts, the local chat sink)
+    topic_arn: str | None = None  # email: the SNS topic
 
 
 class ConfigDocument(BaseModel):
@@ -28,6 +36,15 @@ class ConfigDocument(BaseModel):
     policies: dict[str, str] = Field(default_factory=dict)
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
+
+    def default_routes(self) -> list[str]:
+        """`defaults.routes` (a list or a space-separated string), else the route named `default` if any."""
+        configured = self.defaults.get("routes")
+        if isinstance(configured, str):
+            return configured.split()
+        if isinstance(configured, list):
+            return [str(name) for name in configured]
+        return ["default"] if "default" in self.routes else []
 
     @classmethod
     def from_json(cls, text: str, *, source: str) -> ConfigDocument:

@@ -15,6 +15,7 @@ from autopilot.cli.render import deploy_table, short_image, short_task_definitio
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, image_manifest
+from autopilot.observability import logger
 
 CLUSTER = "demo"
 REPOSITORY = "shop/web"
@@ -221,6 +222,7 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
     with Emulator() as emulator:
         timeline.step("emulator", f"local AWS (moto) on {emulator.endpoint_url}", endpoint=emulator.endpoint_url)
         resources = create_stack_resources(project, config_document=json.dumps(CONFIG_DOCUMENT))
+        logger.setLevel("CRITICAL")  # the story is told by the timeline; the functions' logs stay quiet
         timeline.step(
             "stack",
             f"ledger table {resources.table}, queues {', '.join(resources.queues)}, "

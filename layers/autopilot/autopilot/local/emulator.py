@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -94,23 +95,58 @@ def create_stack_resources(project: Project, *, config_document: str = "{}") -> 
     ttl = ledger.get("TimeToLiveSpecification")
     if ttl:
         dynamodb.update_time_to_live(TableName=LOCAL_TABLE, TimeToLiveSpecification=ttl)
-    sqs = boto3.client("sqs")
-    queues = {
-        name: sqs.create_queue(QueueName=f"ecs-autopilot-{name}")["QueueUrl"]
-        for name in project.resources_of_type("AWS::SQS::Queue")
-    }
+    queues = _create_queues(project)
     boto3.client("ssm").put_parameter(Name=LOCAL_CONFIG_PARAMETER, Value=config_document, Type="String", Overwrite=True)
-    apply_function_environment(project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER)
+    apply_function_environment(project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues)
     return StackResources(table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues)
 
 
-def apply_function_environment(project: Project, *, table: str, config_parameter: str) -> None:
-    """The Globals environment of template.yaml, with references resolved to the local resources."""
-    variables: dict[str, Any] = (
+def _create_queues(project: Project) -> dict[str, str]:
+    """The template's queues (FIFO ones as FIFO, dead-letter queues first so redrive policies can name them)."""
+    sqs = boto3.client("sqs")
+    specs = project.resources_of_type("AWS::SQS::Queue")
+    ordered = sorted(specs, key=lambda name: "RedrivePolicy" in specs[name].get("Properties", {}))
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    for name in ordered:
+        properties = specs[name].get("Properties", {})
+        attributes: dict[str, str] = {}
+        queue_name = f"ecs-autopilot-{name}"
+        if properties.get("FifoQueue"):
+            queue_name += ".fifo"
+            attributes["FifoQueue"] = "true"
+        redrive = properties.get("RedrivePolicy")
+        if redrive:
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": arns[target], "maxReceiveCount": redrive["maxReceiveCount"]}
+            )
+        urls[name] = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        arns[name] = sqs.get_queue_attributes(QueueUrl=urls[name], AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    return urls
+
+
+def apply_function_environment(
+    project: Project, *, table: str, config_parameter: str, queues: dict[str, str] | None = None
+) -> None:
+    """The functions' environment from template.yaml (Globals, then each function's own but its service name),
+    with references resolved to the local resources: here the handlers run in one process."""
+    variables: dict[str, Any] = dict(
         project.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )
+    for function in project.resources_of_type("AWS::Serverless::Function").values():
+        own = function.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        variables.update({key: value for key, value in own.items() if key != "POWERTOOLS_SERVICE_NAME"})
     defaults = {name: str(spec.get("Default", "")) for name, spec in project.template.get("Parameters", {}).items()}
-    resolved = {**defaults, "Ledger": table, "ConfigParameterName": config_parameter, "LogLevel": "ERROR"}
+    resolved = {
+        **defaults,
+        **(queues or {}),
+        "Ledger": table,
+        "ConfigParameterName": config_parameter,
+        "LogLevel": "ERROR",
+    }
     for key, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
             os.environ[key] = resolved.get(value["Ref"], "")

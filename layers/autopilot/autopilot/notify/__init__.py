@@ -1,0 +1,1 @@
+"""Notifications: routes, rendering per channel, delivery with retries that respect rate limits."""
