@@ -1,6 +1,16 @@
-"""Logger, Tracer and Metrics, created once for every function (service name from POWERTOOLS_SERVICE_NAME)."""
+"""Logger, Tracer and Metrics, created once for every function (service name from POWERTOOLS_SERVICE_NAME).
+
+Libraries that log request and response bodies at DEBUG (botocore, slack_sdk, httpx) are held at WARNING
+whatever the root level, so a DEBUG run cannot put a secret or a webhook URL in the logs.
+"""
+
+import logging
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
+QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer", "slack_sdk", "httpx", "httpcore")
+for _name in QUIET_LIBRARIES:
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 logger = Logger()
 tracer = Tracer()

@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, ClassVar
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+from autopilot.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 CACHE_SECONDS = 300
+
+
+class Redactor(logging.Filter):
+    """Replaces every secret value read so far with [REDACTED] in any record a handler emits."""
+
+    values: ClassVar[set[str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(value in text for value in self.values):
+            for value in self.values:
+                text = text.replace(value, "[REDACTED]")
+            record.msg, record.args = text, None
+        return True
+
+
+_REDACTOR = Redactor()
+
+
+def _guard(values: list[str]) -> None:
+    """Remember secret values and make sure every handler in sight redacts them (defence in depth: nothing
+    logs them on purpose)."""
+    Redactor.values.update(value for value in values if len(value) >= 8)
+    for handler in [*logging.getLogger().handlers, *logger.handlers]:
+        if _REDACTOR not in handler.filters:
+            handler.addFilter(_REDACTOR)
 
 
 class SecretUnavailableError(LookupError):
@@ -33,7 +62,7 @@ class RouteSecrets:
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            return {"value": text}
-        if isinstance(value, dict):
-            return {str(key): str(item) for key, item in value.items()}
-        return {"value": text}
+            value = None
+        values = {str(key): str(item) for key, item in value.items()} if isinstance(value, dict) else {"value": text}
+        _guard([text, *values.values()])
+        return values

@@ -46,7 +46,10 @@ def pump(project: Project, queue_url: str, *, function: str = "NotifyFunction", 
         ).get("Messages", [])
         if not messages:
             break
-        result = project.invoke(function, sqs_event(messages, arn, sqs.meta.region_name))
+        try:
+            result = project.invoke(function, sqs_event(messages, arn, sqs.meta.region_name))
+        except Exception:
+            break
         failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
         for message in messages:
             if message["MessageId"] not in failed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -133,9 +134,11 @@ def _slack_bot(name: str, route: RouteConfig, message: Message, ports: NotifyPor
     their details as a reply in its thread. The message ts is kept in the ledger under the thread key."""
     if not route.channel:
         raise DeliveryError(f"route {name}: slack_bot routes need a channel", permanent=True)
-    bot = ports.slack_bots.get(name)
+    token = _secret(route, name, ports, "token")
+    key = f"{name}|{route.api_url}|{hashlib.sha256(token.encode()).hexdigest()}"
+    bot = ports.slack_bots.get(key)
     if bot is None:
-        bot = ports.slack_bots[name] = SlackBot(name, _secret(route, name, ports, "token"), route.api_url)
+        bot = ports.slack_bots[key] = SlackBot(name, token, route.api_url)
     card = render.slack_webhook(message)
     parent = ports.ledger.thread(name, message.thread_key) if message.thread_key else None
     if parent is None:
