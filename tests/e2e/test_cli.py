@@ -161,3 +161,21 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
     wrong = autopilot("rollback", "prod", *target)
     assert wrong.returncode == 1
     assert wrong.stderr.strip() == "autopilot: error: expected CLUSTER/SERVICE, got 'prod'"
+
+
+def test_notify_test_sends_a_sample_message_to_a_route(project, emulator: Emulator) -> None:
+    from autopilot.local.chat_sink import ChatSink
+    from autopilot.local.demo import configure_local_routes
+
+    sink = ChatSink().start()
+    try:
+        configure_local_routes(sink)
+        target = ["--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE]
+        result = autopilot("notify", "test", "ops", *target)
+        assert (result.returncode, result.stdout.strip()) == (0, "route ops: delivered")
+        assert sink.delivered("/webhook")[0].json["kind"] == "notify.test"
+        missing = autopilot("notify", "test", "nope", *target)
+        assert missing.returncode == 1
+        assert "no route named 'nope'" in missing.stderr
+    finally:
+        sink.stop()

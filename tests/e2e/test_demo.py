@@ -44,7 +44,13 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None
     requarantined = [s for s in steps if s.get("function") == "DeployFunction" and "quarantined" in s.get("reason", "")]
     assert [s["service"] for s in requarantined] == ["demo/web-prod"]
     # 1.2.0 completes (last-known-good); 1.3.0 fails → rollback; 1.4.0 alarm in the bake window → rollback
-    assert rollbacks == ["SUCCEEDED", "RECORDED", "ROLLED_BACK", "RECORDED", "ROLLED_BACK"]
+    assert rollbacks == ["RECORDED", "SUCCEEDED", "RECORDED", "ROLLED_BACK", "RECORDED", "ROLLED_BACK"]
+    # what the local chat sink received: one living Slack message per deployment, the ops webhook only warnings+
+    chat = steps[-1]["chat"]
+    assert chat["webhook"] == ["deploy.failed", "rollback.done", "rollback.done"]
+    assert chat["slack_posts"] == 3 + 4  # 3 deployments (1.2.0, 1.3.0, 1.4.0), 4 thread replies
+    assert chat["slack_updates"] == 4
+    assert any(s["step"] == "chat" and "updated in place" in s["text"] for s in steps)
     assert [s for s in steps if s.get("duplicate")], "the redelivered event is recognised as a duplicate"
     final = steps[-1]
     assert final["step"] == "done"

@@ -140,7 +140,7 @@ def _started(
         ),
         None,
     )
-    what = f"{ours['repository'].rsplit('/', 1)[-1]}:{ours['tag']}" if ours else _revision(change.task_definition)
+    what = f"{ours['repository'].partition('/')[2]}:{ours['tag']}" if ours else _revision(change.task_definition)
     facts = {"task definition": _revision(change.task_definition), "deployment": change.deployment_id}
     if ours:
         facts |= {"image": str(ours.get("image", "")), "from": _revision(str(ours.get("previous_task_definition")))}

@@ -161,9 +161,15 @@ def local_up(port: int | None, template: str | None) -> None:
         emulator = Emulator(port).start()
     except OSError as error:
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {error}") from error
+    from autopilot.local.chat_sink import ChatSink
+    from autopilot.local.demo import configure_local_routes
+
+    sink = ChatSink(printer=out.print).start()
     try:
         resources = create_stack_resources(project)
+        configure_local_routes(sink)
         out.print(f"emulator listening on [bold]{emulator.endpoint_url}[/]")
+        out.print(f"  chat sink         {sink.base_url} (routes 'slack' and 'ops' in the config document)")
         out.print(f"  ledger table      {resources.table}")
         out.print(f"  config parameter  {resources.config_parameter}")
         for name, url in resources.queues.items():
@@ -179,6 +185,7 @@ def local_up(port: int | None, template: str | None) -> None:
     except KeyboardInterrupt:
         out.print("stopped")
     finally:
+        sink.stop()
         emulator.stop()
 
 
@@ -299,6 +306,45 @@ def quarantine(action: str, service: str, digest: str | None, endpoint_url: str 
         return
     ledger.clear_quarantine(ref, [digest] if digest else None)
     out.print(f"cleared {'digest ' + digest if digest else 'every quarantined digest'} for {ref}")
+
+
+@cli.group()
+def notify() -> None:
+    """Notification routes."""
+
+
+@notify.command("test")
+@click.argument("route")
+@endpoint_option
+@table_option
+def notify_test(route: str, endpoint_url: str | None, table: str | None) -> None:
+    """Send a sample message to ROUTE (a route of the configuration document) and say what happened."""
+    adapters = _adapters(endpoint_url, table)
+    from autopilot.messages import Message, Severity
+    from autopilot.notify.deliver import RetryLaterError, deliver
+    from autopilot.wiring import notify_ports
+
+    document = adapters.config.load()
+    if route not in document.routes:
+        known = ", ".join(sorted(document.routes)) or "none"
+        raise CliError(f"no route named {route!r} in {adapters.config.parameter_name} (routes: {known})")
+    message = Message(
+        kind="notify.test",
+        severity=Severity.CRITICAL,
+        service="autopilot/test",
+        title="ecs-autopilot test message: this route works",
+        routes=[route],
+        facts={"route": route, "type": document.routes[route].type},
+        thread_key="autopilot#test",
+    )
+    try:
+        report = deliver(message, document, notify_ports(adapters))
+    except RetryLaterError as error:
+        raise CliError(f"delivery failed, a retry may help: {error}") from error
+    result = report.results[0]
+    if result.status != "DELIVERED":
+        raise CliError(f"route {route}: {result.status.lower()}: {result.reason}")
+    out.print(f"route {route}: delivered")
 
 
 def main() -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autopilot.cli.render import deploy_table, short_image, short_task_definition
+from autopilot.local.chat_sink import ChatSink
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
 from autopilot.local.project import Project
+from autopilot.local.pump import pump
 from autopilot.local.sample_events import EventFactory, image_manifest
 from autopilot.observability import logger
 
@@ -24,7 +28,35 @@ SERVICES = {
     "web-staging": {"autopilot:deploy": "tag:latest"},
     "web-prod": {"autopilot:deploy": "semver:1.x", "autopilot:containers": "web"},
 }
-CONFIG_DOCUMENT = {"policies": {"stable": "semver:^1.2"}, "routes": {}, "defaults": {}}
+CONFIG_DOCUMENT: dict[str, Any] = {"policies": {"stable": "semver:^1.2"}, "routes": {}, "defaults": {}}
+
+
+def configure_local_routes(sink: ChatSink) -> dict[str, Any]:
+    """Two routes to the local chat sink: a Slack bot (one living message per deployment) and a signed
+    webhook; their token and URL live in the emulator's Secrets Manager, as in an account."""
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="ecs-autopilot/slack-bot", SecretString=json.dumps({"token": "xoxb-local-demo"}))
+    secrets.create_secret(
+        Name="ecs-autopilot/ops-webhook",
+        SecretString=json.dumps({"url": sink.url("/webhook"), "signing_secret": "local-demo-signing-secret"}),
+    )
+    document = {
+        **CONFIG_DOCUMENT,
+        "routes": {
+            "slack": {
+                "type": "slack_bot",
+                "secret": "ecs-autopilot/slack-bot",
+                "channel": "C0DEPLOYS",
+                "api_url": sink.url("/api/"),
+            },
+            "ops": {"type": "webhook", "secret": "ecs-autopilot/ops-webhook", "min_severity": "warning"},
+        },
+        "defaults": {"routes": ["slack", "ops"]},
+    }
+    boto3.client("ssm").put_parameter(
+        Name="/ecs-autopilot/config", Value=json.dumps(document), Type="String", Overwrite=True
+    )
+    return document
 
 
 class DemoFailedError(RuntimeError):
@@ -61,6 +93,7 @@ class Story:
         self.events = EventFactory(project.root / "events", account=LOCAL_ACCOUNT, region=region)
         self.repository_uri = ""
         self.pushed: dict[str, str] = {}
+        self.queue_url = os.environ["NOTIFY_QUEUE_URL"]
 
     def setup(self) -> None:
         self.repository_uri = self.ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
@@ -145,6 +178,7 @@ class Story:
                         function=function,
                         **item,
                     )
+        self.tell_chat()
         return results
 
     def run(self, event: dict[str, Any], functions: list[str] | None = None) -> dict[str, Any]:
@@ -154,6 +188,10 @@ class Story:
                 "route", f"EventBridge rules match: {', '.join(targets) or 'nothing'}", functions=targets
             )
         return {function: self.project.invoke(function, event) for function in targets}
+
+    def tell_chat(self) -> None:
+        """What Lambda's SQS trigger does: NotifyFunction takes the queued messages and posts them to chat."""
+        pump(self.project, self.queue_url)
 
     def ecs_says(self, service: str, status: str, deployment_id: str, reason: str | None = None) -> dict[str, Any]:
         arn = self.ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]["serviceArn"]
@@ -176,9 +214,11 @@ class Story:
                         function=function,
                         **item,
                     )
+        self.tell_chat()
         return results
 
     def rollback_chapter(self) -> None:
+        self.ecs_says("web-prod", "IN_PROGRESS", "ecs-svc/1002")
         self.ecs_says("web-prod", "COMPLETED", "ecs-svc/1002")  # the 1.2.0 deployment is healthy
         self.push("1.3.0", "a bad build")
         self.ecs_says("web-prod", "IN_PROGRESS", "ecs-svc/1003")
@@ -219,10 +259,13 @@ class Story:
 
 def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, Any]:
     timeline = Timeline(console, as_json)
+    sink = ChatSink(printer=lambda line: timeline.step("chat", escape(line.strip()), chat=True)).start()
     with Emulator() as emulator:
         timeline.step("emulator", f"local AWS (moto) on {emulator.endpoint_url}", endpoint=emulator.endpoint_url)
         resources = create_stack_resources(project, config_document=json.dumps(CONFIG_DOCUMENT))
         logger.setLevel("CRITICAL")  # the story is told by the timeline; the functions' logs stay quiet
+        configure_local_routes(sink)
+        timeline.step("chat", f"local chat sink on {sink.base_url}: a Slack bot route and a signed webhook route")
         timeline.step(
             "stack",
             f"ledger table {resources.table}, queues {', '.join(resources.queues)}, "
@@ -248,5 +291,15 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
             image = state[service]["images"]["web"]
             if not image.endswith(f"@{digest}"):
                 raise DemoFailedError(f"{service} runs {image}, expected the digest {digest}")
-        timeline.step("done", "each service runs the digest its policy selected", final=state)
+        timeline.step(
+            "done",
+            "each service runs the digest its policy selected",
+            final=state,
+            chat={
+                "slack_posts": len(sink.delivered("/api/chat.postMessage")),
+                "slack_updates": len(sink.delivered("/api/chat.update")),
+                "webhook": [item.json["kind"] for item in sink.delivered("/webhook")],
+            },
+        )
+    sink.stop()
     return {"steps": timeline.steps, "final": state}
