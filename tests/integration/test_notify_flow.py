@@ -162,3 +162,69 @@ def test_no_secret_value_appears_in_any_log_line(story: Story, sink: ChatSink, c
     assert "notification" in everything  # the logs were captured
     for secret in (BOT_TOKEN, SIGNING_SECRET, PAGERDUTY_KEY, sink.url("/webhook")):
         assert secret not in everything
+
+
+def test_every_channel_type_delivers_through_its_route(aws, sink: ChatSink) -> None:
+    from autopilot.config.document import ConfigDocument
+    from autopilot.messages import Message, Severity
+    from autopilot.notify.deliver import deliver
+    from autopilot.wiring import Adapters, notify_ports
+
+    secrets = boto3.client("secretsmanager")
+    for name, path in (("slack-hook", "/slack"), ("teams", "/teams"), ("discord", "/discord"), ("gchat", "/gchat")):
+        secrets.create_secret(Name=f"ecs-autopilot/{name}", SecretString=json.dumps({"url": sink.url(path)}))
+    secrets.create_secret(Name="ecs-autopilot/pager", SecretString=json.dumps({"routing_key": PAGERDUTY_KEY}))
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="ecs-autopilot-email")["TopicArn"]
+    sqs = boto3.client("sqs")
+    inbox = sqs.create_queue(QueueName="email-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    document = ConfigDocument.model_validate(
+        {
+            "routes": {
+                "slack": {"type": "slack_webhook", "secret": "ecs-autopilot/slack-hook"},
+                "teams": {"type": "teams", "secret": "ecs-autopilot/teams"},
+                "discord": {"type": "discord", "secret": "ecs-autopilot/discord"},
+                "gchat": {"type": "google_chat", "secret": "ecs-autopilot/gchat"},
+                "pager": {
+                    "type": "pagerduty",
+                    "secret": "ecs-autopilot/pager",
+                    "endpoint": sink.url("/pagerduty/v2/enqueue"),
+                },
+                "mail": {"type": "email", "topic_arn": topic},
+                "quiet": {"type": "discord", "secret": "ecs-autopilot/discord", "min_severity": "critical"},
+            }
+        }
+    )
+    message = Message(
+        kind="deploy.failed",
+        severity=Severity.ERROR,
+        service="prod/web",
+        title="prod/web: failed",
+        facts={"reason": "boom"},
+        thread_key="prod/web#ecs-svc/9",
+        routes=list(document.routes),
+    )
+    report = deliver(message, document, notify_ports(Adapters.current()))
+    assert {r.route: r.status for r in report.results} == {
+        "slack": "DELIVERED",
+        "teams": "DELIVERED",
+        "discord": "DELIVERED",
+        "gchat": "DELIVERED",
+        "pager": "DELIVERED",
+        "mail": "DELIVERED",
+        "quiet": "SKIPPED",
+    }
+    assert (
+        sink.delivered("/teams")[0].json["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    )
+    assert sink.delivered("/gchat")[0].path.endswith("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
+    assert sink.delivered("/pagerduty")[0].json["dedup_key"] == "prod/web#ecs-svc/9"
+    assert len(sink.delivered("/discord")) == 1  # the quiet route (critical only) took nothing
+    mail = json.loads(sqs.receive_message(QueueUrl=inbox)["Messages"][0]["Body"])
+    assert mail["Subject"] == "[error] prod/web: failed"
+    # delivered once per route: handing the same message over again posts nothing more
+    again = deliver(message, document, notify_ports(Adapters.current()))
+    assert {r.status for r in again.results} == {"DUPLICATE", "SKIPPED"}
+    assert len(sink.delivered("/slack")) == 1
