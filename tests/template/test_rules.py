@@ -48,10 +48,40 @@ ROLLBACK_EVENTS = [
     "alarm-composite.json",
 ]
 NOT_ROLLBACK = ["alarm-recovered.json"]
+SPOT_EVENTS = [
+    "ec2-spot-interruption-warning.json",
+    "ec2-rebalance-recommendation.json",
+    "asg-instance-terminate-lifecycle-action.json",
+    "asg-instance-terminate-lifecycle-action-minimal.json",
+    "ecs-task-fargate-spot-interruption.json",
+    "ecs-task-termination-notice.json",
+]
+TASK_WATCH_EVENTS = [
+    "ecs-task-stopped-essential-exit.json",
+    "ecs-task-stopped-oom.json",
+    "ecs-task-stopped-elb-health-check.json",
+    "ecs-task-stopped-missing-secret.json",
+    "ecs-task-stopped-image-pull.json",
+    "ecs-task-stopped-deployment.json",
+    "ecs-task-stopped-user.json",
+    "ecs-task-stopped-standalone.json",
+    "ecs-service-steady-state.json",
+]
+NOWHERE = ["ecs-task-running.json"]
 
 
 def test_every_sample_event_is_classified_here() -> None:
-    listed = set(DEPLOY_EVENTS + NOT_DEPLOY + INVENTORY_EVENTS + NOT_INVENTORY + ROLLBACK_EVENTS + NOT_ROLLBACK)
+    listed = set(
+        DEPLOY_EVENTS
+        + NOT_DEPLOY
+        + INVENTORY_EVENTS
+        + NOT_INVENTORY
+        + ROLLBACK_EVENTS
+        + NOT_ROLLBACK
+        + SPOT_EVENTS
+        + TASK_WATCH_EVENTS
+        + NOWHERE
+    )
     assert {path.name for path in EVENTS.glob("*.json")} == listed
 
 
@@ -84,6 +114,32 @@ def test_deployment_and_alarm_events_route_to_rollback_function_alone_and_parse(
     event = sample(name)
     assert project.route(event) == ["RollbackFunction"]
     TypeAdapter(RollbackTrigger).validate_python(event)
+
+
+@pytest.mark.parametrize("name", SPOT_EVENTS)
+def test_spot_events_route_to_spot_drain_function_alone_and_parse(project, name: str) -> None:
+    from pydantic import TypeAdapter
+
+    from autopilot.events import SpotDrainTrigger
+
+    event = sample(name)
+    assert project.route(event) == ["SpotDrainFunction"]
+    TypeAdapter(SpotDrainTrigger).validate_python(event)
+
+
+@pytest.mark.parametrize("name", TASK_WATCH_EVENTS)
+def test_stopped_tasks_and_steady_states_route_to_task_watch_alone_and_parse(project, name: str) -> None:
+    from pydantic import TypeAdapter
+
+    from autopilot.events import TaskWatchTrigger
+
+    event = sample(name)
+    assert project.route(event) == ["TaskWatchFunction"]
+    TypeAdapter(TaskWatchTrigger).validate_python(event)
+
+
+def test_a_running_task_routes_nowhere(project) -> None:
+    assert project.route(sample("ecs-task-running.json")) == []
 
 
 @pytest.mark.parametrize("name", NOT_ROLLBACK)

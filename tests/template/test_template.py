@@ -24,7 +24,14 @@ def test_functions_run_python_313_on_arm64_with_the_shared_layer(project: Projec
     assert globals_["Layers"] == [{"Ref": "AutopilotLayer"}]
     layer = project.resource("AutopilotLayer")
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
-    assert set(functions(project)) == {"DeployFunction", "InventoryFunction", "RollbackFunction", "NotifyFunction"}
+    assert set(functions(project)) == {
+        "DeployFunction",
+        "InventoryFunction",
+        "RollbackFunction",
+        "NotifyFunction",
+        "SpotDrainFunction",
+        "TaskWatchFunction",
+    }
 
 
 def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Project) -> None:
@@ -37,7 +44,9 @@ def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Pr
     assert table["DeletionPolicy"] == "Retain"
 
 
-@pytest.mark.parametrize("function", ["DeployFunction", "InventoryFunction", "RollbackFunction"])
+@pytest.mark.parametrize(
+    "function", ["DeployFunction", "InventoryFunction", "RollbackFunction", "SpotDrainFunction", "TaskWatchFunction"]
+)
 def test_every_rule_target_has_a_retry_policy_and_a_dead_letter_queue(project: Project, function: str) -> None:
     for event in functions(project)[function]["Properties"]["Events"].values():
         if event["Type"] not in {"EventBridgeRule", "Schedule"}:

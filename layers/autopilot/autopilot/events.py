@@ -218,3 +218,136 @@ class AlarmStateChangeEvent(AwsEvent):
 
 
 RollbackTrigger = Annotated[EcsDeploymentEvent | AlarmStateChangeEvent, Field(discriminator="detail_type")]
+
+
+class InstanceDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    instance_id: str = Field(alias="instance-id", pattern=r"^i-[0-9a-f]+$")
+    instance_action: str | None = Field(default=None, alias="instance-action")
+
+
+class SpotInterruptionEvent(AwsEvent):
+    """`EC2 Spot Instance Interruption Warning`: two minutes before the instance is stopped or terminated.
+    Read `detail.instance-id`; the ARN in `resources` differs between regional and zonal formats."""
+
+    detail_type: Literal["EC2 Spot Instance Interruption Warning"] = Field(alias="detail-type")
+    source: Literal["aws.ec2"]
+    detail: InstanceDetail
+
+
+class RebalanceRecommendationEvent(AwsEvent):
+    detail_type: Literal["EC2 Instance Rebalance Recommendation"] = Field(alias="detail-type")
+    source: Literal["aws.ec2"]
+    detail: InstanceDetail
+
+
+class LifecycleActionDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    lifecycle_action_token: str = Field(alias="LifecycleActionToken")
+    auto_scaling_group_name: str = Field(alias="AutoScalingGroupName")
+    lifecycle_hook_name: str = Field(alias="LifecycleHookName")
+    ec2_instance_id: str = Field(alias="EC2InstanceId")
+    lifecycle_transition: str = Field(alias="LifecycleTransition")
+    notification_metadata: str | None = Field(default=None, alias="NotificationMetadata")
+    origin: str | None = Field(default=None, alias="Origin")
+    destination: str | None = Field(default=None, alias="Destination")
+
+
+class LifecycleTerminateEvent(AwsEvent):
+    """`EC2 Instance-terminate Lifecycle Action` from Auto Scaling (PascalCase detail keys)."""
+
+    detail_type: Literal["EC2 Instance-terminate Lifecycle Action"] = Field(alias="detail-type")
+    source: Literal["aws.autoscaling"]
+    detail: LifecycleActionDetail
+
+
+class TaskContainer(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    name: str
+    exit_code: int | None = Field(default=None, alias="exitCode")
+    reason: str | None = None
+    last_status: str | None = Field(default=None, alias="lastStatus")
+    essential: bool | None = None
+
+
+class TaskAttachmentDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    value: str | None = None
+
+
+class TaskAttachment(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str | None = None
+    details: list[TaskAttachmentDetail] = Field(default_factory=list)
+
+
+class TaskDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    task_arn: str = Field(alias="taskArn")
+    cluster_arn: str = Field(alias="clusterArn")
+    last_status: str = Field(alias="lastStatus")
+    desired_status: str | None = Field(default=None, alias="desiredStatus")
+    group: str | None = None
+    stop_code: str | None = Field(default=None, alias="stopCode")
+    stopped_reason: str | None = Field(default=None, alias="stoppedReason")
+    task_definition_arn: str | None = Field(default=None, alias="taskDefinitionArn")
+    started_by: str | None = Field(default=None, alias="startedBy")
+    containers: list[TaskContainer] = Field(default_factory=list)
+    attachments: list[TaskAttachment] = Field(default_factory=list)
+    capacity_provider_name: str | None = Field(default=None, alias="capacityProviderName")
+
+    @property
+    def service_name(self) -> str | None:
+        """`group` is `service:NAME` for a service's tasks, `family:NAME` for standalone ones."""
+        if self.group and self.group.startswith("service:"):
+            return self.group.removeprefix("service:")
+        return None
+
+    @property
+    def private_ip(self) -> str | None:
+        for attachment in self.attachments:
+            for item in attachment.details:
+                if item.name == "privateIPv4Address" and item.value:
+                    return item.value
+        return None
+
+    @property
+    def task_id(self) -> str:
+        return self.task_arn.rsplit("/", 1)[-1]
+
+
+class TaskStateChangeEvent(AwsEvent):
+    detail_type: Literal["ECS Task State Change"] = Field(alias="detail-type")
+    source: Literal["aws.ecs"]
+    detail: TaskDetail
+
+
+class ServiceActionDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    event_type: str = Field(alias="eventType")
+    event_name: str = Field(alias="eventName")
+    cluster_arn: str | None = Field(default=None, alias="clusterArn")
+
+
+class ServiceActionEvent(AwsEvent):
+    """`ECS Service Action` (we use SERVICE_STEADY_STATE: a crash loop is over)."""
+
+    detail_type: Literal["ECS Service Action"] = Field(alias="detail-type")
+    source: Literal["aws.ecs"]
+    resources: list[str] = Field(min_length=1)
+    detail: ServiceActionDetail
+
+
+SpotDrainTrigger = Annotated[
+    SpotInterruptionEvent | RebalanceRecommendationEvent | LifecycleTerminateEvent | TaskStateChangeEvent,
+    Field(discriminator="detail_type"),
+]
+TaskWatchTrigger = Annotated[TaskStateChangeEvent | ServiceActionEvent, Field(discriminator="detail_type")]

@@ -16,6 +16,9 @@ class Settings(BaseModel):
     config_max_age_seconds: int = 60
     max_auto_rollbacks_per_hour: int = Field(default=2, ge=0)
     notify_queue_url: str | None = None
+    drain_on_rebalance: bool = False
+    drain_wait_queue_url: str | None = None
+    drain_max_wait_minutes: int = Field(default=60, ge=1)
     notify_dead_letter_url: str | None = None
 
 
@@ -27,5 +30,8 @@ def get_settings() -> Settings:
         config_max_age_seconds=int(os.environ.get("CONFIG_MAX_AGE_SECONDS", "60")),
         max_auto_rollbacks_per_hour=int(os.environ.get("MAX_AUTO_ROLLBACKS_PER_HOUR", "2")),
         notify_queue_url=os.environ.get("NOTIFY_QUEUE_URL") or None,
+        drain_on_rebalance=os.environ.get("DRAIN_ON_REBALANCE", "false").lower() == "true",
+        drain_wait_queue_url=os.environ.get("DRAIN_WAIT_QUEUE_URL") or None,
+        drain_max_wait_minutes=int(os.environ.get("DRAIN_MAX_WAIT_MINUTES", "60")),
         notify_dead_letter_url=os.environ.get("NOTIFY_DLQ_URL") or None,
     )

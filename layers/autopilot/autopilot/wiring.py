@@ -3,20 +3,27 @@ each function's entry point (parse → idempotency → logic → JSON-able resul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache, wraps
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import TypeAdapter, ValidationError
 
 from autopilot.aws import clients
 from autopilot.aws.alarms import AlarmGateway
+from autopilot.aws.capacity import DrainWaitQueue, LifecycleHooks, TargetGroups
 from autopilot.aws.config_store import ConfigStore
-from autopilot.aws.ecs import EcsGateway
+from autopilot.aws.ecs import CapacityGateway, EcsGateway
 from autopilot.aws.idempotency import once_per_event
 from autopilot.aws.ledger import Ledger
 from autopilot.aws.notify_queue import NotificationQueue
@@ -24,21 +31,28 @@ from autopilot.aws.secrets import RouteSecrets
 from autopilot.config.document import ConfigDocumentError
 from autopilot.config.policies import PolicyError
 from autopilot.deploy import DeployPorts, deploy_pushed_image
+from autopilot.drain import DrainPorts, handle_fargate_spot, handle_interruption, handle_lifecycle, handle_wait
 from autopilot.events import (
     AlarmStateChangeEvent,
     EcrImageActionEvent,
     EcsApiCallEvent,
     EcsDeploymentEvent,
     InventoryTrigger,
+    LifecycleTerminateEvent,
     RollbackTrigger,
+    SpotDrainTrigger,
+    TaskStateChangeEvent,
+    TaskWatchTrigger,
 )
 from autopilot.inventory import rebuild_index, refresh_service
 from autopilot.messages import Message, take_outbox, to_json
 from autopilot.notify.channels import TIMEOUT_SECONDS, HttpPoster, SlackBot
 from autopilot.notify.deliver import NotifyPorts, deliver
 from autopilot.observability import logger
+from autopilot.refs import ServiceRef
 from autopilot.rollback import RollbackPorts, handle_alarm, handle_deployment_change
 from autopilot.settings import Settings, get_settings
+from autopilot.taskwatch import WatchPorts, watch_steady_state, watch_stopped_task
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -250,3 +264,78 @@ def handle_notify(event: dict[str, Any], context: LambdaContext | None) -> Parti
 
     processor = SqsFifoPartialProcessor()
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def _service_tags(adapters: Adapters) -> Callable[[ServiceRef], dict[str, str] | None]:
+    def tags_of(ref: ServiceRef) -> dict[str, str] | None:
+        snapshot = adapters.ecs.describe_services([ref]).get(ref)
+        return snapshot.tags if snapshot else None
+
+    return tags_of
+
+
+def drain_ports(adapters: Adapters, region: str | None) -> DrainPorts:
+    settings = get_settings()
+    queue = DrainWaitQueue(clients.sqs(), settings.drain_wait_queue_url) if settings.drain_wait_queue_url else None
+    return DrainPorts(
+        capacity=CapacityGateway(clients.ecs()),
+        hooks=LifecycleHooks(clients.autoscaling()),
+        targets=TargetGroups(clients.elbv2()),
+        ledger=adapters.ledger,
+        wait_queue=queue,
+        tags_of=_service_tags(adapters),
+        region=region,
+        drain_on_rebalance=settings.drain_on_rebalance,
+        max_wait_seconds=settings.drain_max_wait_minutes * 60,
+    )
+
+
+_spot_trigger: TypeAdapter[Any] = TypeAdapter(SpotDrainTrigger)
+
+
+@telling
+def handle_spot_drain(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    """EventBridge events, or a batch from our own delay queue (lifecycle waits)."""
+    adapters = Adapters.current()
+    if "Records" in event:
+        ports = drain_ports(adapters, None)
+
+        def record_handler(record: SQSRecord) -> dict[str, Any]:
+            return handle_wait(json.loads(record.body), ports).model_dump(mode="json")
+
+        return dict(
+            process_partial_response(
+                event=event,
+                record_handler=record_handler,
+                processor=BatchProcessor(event_type=EventType.SQS),
+                context=context,
+            )
+        )
+    try:
+        trigger = _spot_trigger.validate_python(event)
+    except ValidationError as error:
+        return rejected(event, error)
+    ports = drain_ports(adapters, trigger.region)
+    if isinstance(trigger, LifecycleTerminateEvent):
+        report = handle_lifecycle(trigger, ports)
+    elif isinstance(trigger, TaskStateChangeEvent):
+        report = handle_fargate_spot(trigger.detail, ports)
+    else:
+        report = handle_interruption(trigger, ports)
+    return report.model_dump(mode="json")
+
+
+_watch_trigger: TypeAdapter[Any] = TypeAdapter(TaskWatchTrigger)
+
+
+@telling
+def handle_task_watch(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    try:
+        trigger = _watch_trigger.validate_python(event)
+    except ValidationError as error:
+        return rejected(event, error)
+    adapters = Adapters.current()
+    ports = WatchPorts(ledger=adapters.ledger, tags_of=_service_tags(adapters), region=trigger.region)
+    if isinstance(trigger, TaskStateChangeEvent):
+        return watch_stopped_task(trigger, ports).model_dump(mode="json")
+    return watch_steady_state(trigger, ports).model_dump(mode="json")

@@ -9,10 +9,12 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
@@ -62,7 +64,17 @@ def secretsmanager() -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=RETRY_CONFIG)
 
 
+@lru_cache
+def autoscaling() -> AutoScalingClient:
+    return boto3.client("autoscaling", config=RETRY_CONFIG)
+
+
+@lru_cache
+def elbv2() -> ElasticLoadBalancingv2Client:
+    return boto3.client("elbv2", config=RETRY_CONFIG)
+
+
 def clear_caches() -> None:
     """Forget every client (tests and the local emulator switch endpoints and mocks)."""
-    for factory in (ecs, ecr, dynamodb, ssm, cloudwatch, sqs, sns, secretsmanager):
+    for factory in (ecs, ecr, dynamodb, ssm, cloudwatch, sqs, sns, secretsmanager, autoscaling, elbv2):
         factory.cache_clear()

@@ -136,3 +136,77 @@ class EcsGateway:
             for page in paginator.paginate(cluster=cluster_name(cluster_arn), PaginationConfig={"PageSize": 100})
             for arn in page.get("serviceArns", [])
         ]
+
+
+@dataclass(frozen=True)
+class ContainerInstance:
+    cluster_arn: str
+    arn: str
+    ec2_instance_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    arn: str
+    group: str
+    last_status: str
+    private_ip: str | None
+
+
+class CapacityGateway:
+    """Container instances and tasks: what Spot drain needs of ECS."""
+
+    def __init__(self, client: ECSClient) -> None:
+        self._client = client
+
+    def find_container_instance(self, ec2_instance_id: str) -> ContainerInstance | None:
+        """The container instance of an EC2 instance, in whichever cluster holds it (None when in none)."""
+        for cluster in self._client.get_paginator("list_clusters").paginate():
+            for cluster_arn in cluster.get("clusterArns", []):
+                arns = [
+                    arn
+                    for page in self._client.get_paginator("list_container_instances").paginate(cluster=cluster_arn)
+                    for arn in page.get("containerInstanceArns", [])
+                ]
+                for start in range(0, len(arns), 100):
+                    described = self._client.describe_container_instances(
+                        cluster=cluster_arn, containerInstances=arns[start : start + 100]
+                    )
+                    for instance in described.get("containerInstances", []):
+                        if instance.get("ec2InstanceId") == ec2_instance_id:
+                            return ContainerInstance(
+                                cluster_arn,
+                                str(instance["containerInstanceArn"]),
+                                ec2_instance_id,
+                                str(instance.get("status", "")),
+                            )
+        return None
+
+    def drain(self, instance: ContainerInstance) -> None:
+        self._client.update_container_instances_state(
+            cluster=instance.cluster_arn, containerInstances=[instance.arn], status="DRAINING"
+        )
+
+    def service_tasks_on(self, instance: ContainerInstance) -> list[TaskSnapshot]:
+        """Tasks on the instance that belong to services and have not stopped yet."""
+        arns = [
+            arn
+            for page in self._client.get_paginator("list_tasks").paginate(
+                cluster=instance.cluster_arn, containerInstance=instance.arn
+            )
+            for arn in page.get("taskArns", [])
+        ]
+        tasks = []
+        for start in range(0, len(arns), 100):
+            for task in self._client.describe_tasks(cluster=instance.cluster_arn, tasks=arns[start : start + 100]).get(
+                "tasks", []
+            ):
+                group = str(task.get("group", ""))
+                if group.startswith("service:") and task.get("lastStatus") != "STOPPED":
+                    tasks.append(TaskSnapshot(str(task["taskArn"]), group, str(task.get("lastStatus")), None))
+        return tasks
+
+    def load_balancers(self, ref: ServiceRef) -> list[dict[str, Any]]:
+        services = self._client.describe_services(cluster=ref.cluster, services=[ref.name]).get("services", [])
+        return [dict(lb) for lb in services[0].get("loadBalancers", [])] if services else []

@@ -479,6 +479,89 @@ class Ledger:
                 return True
         return False
 
+    # -- stopped tasks: counters per subject and class, with a window and a TTL ----------------------
+    def count_stop(
+        self, subject: str, stop_class: str, now: int, *, window_seconds: int, last_exit: int | None
+    ) -> tuple[int, int]:
+        """Count one stop in the current window (a new window when the last one is over).
+        Returns (count in this window, when the window started)."""
+        key = _item({"PK": f"STOPS#{subject}", "SK": stop_class})
+        values = {
+            ":one": {"N": "1"},
+            ":now": {"N": str(now)},
+            ":cutoff": {"N": str(now - window_seconds)},
+            ":ttl": {"N": str(now + 2 * window_seconds)},
+            ":exit": {"N": str(last_exit)} if last_exit is not None else {"NULL": True},
+        }
+        for _ in range(3):
+            try:
+                response = self._client.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression="ADD #c :one SET last_at = :now, last_exit = :exit, #ttl = :ttl",
+                    ConditionExpression="window_start > :cutoff",
+                    ExpressionAttributeNames={"#c": "count", "#ttl": TTL_ATTRIBUTE},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+                item = _plain(response["Attributes"])
+                return int(item["count"]), int(item["window_start"])
+            except self._client.exceptions.ConditionalCheckFailedException:
+                pass
+            try:
+                self._client.put_item(
+                    TableName=self.table,
+                    Item={
+                        **key,
+                        "count": {"N": "1"},
+                        "window_start": {"N": str(now)},
+                        "last_at": {"N": str(now)},
+                        "last_exit": values[":exit"],
+                        TTL_ATTRIBUTE: values[":ttl"],
+                    },
+                    ConditionExpression="attribute_not_exists(window_start) OR window_start <= :cutoff",
+                    ExpressionAttributeValues={":cutoff": values[":cutoff"]},
+                )
+                return 1, now
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue  # another invocation opened the window first: count in it
+        raise RuntimeError(f"could not count a stop of {subject}")
+
+    def close_stops(self, subject: str) -> list[tuple[str, int]]:
+        """End every open stop window of a subject; returns (class, count) of each."""
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"STOPS#{subject}"}},
+        )
+        closed = []
+        for raw in response.get("Items", []):
+            item = _plain(raw)
+            self._client.delete_item(TableName=self.table, Key=_item({"PK": item["PK"], "SK": item["SK"]}))
+            closed.append((str(item["SK"]), int(item.get("count", 0))))
+        return closed
+
+    # -- Spot drain: lifecycle hooks we are waiting on ----------------------------------------------
+    def claim_lifecycle(self, group: str, instance: str, token: str) -> bool:
+        """One wait per lifecycle action: duplicate hook events do not start a second one."""
+        now = int(time.time())
+        try:
+            self._client.put_item(
+                TableName=self.table,
+                Item=_item(
+                    {
+                        "PK": f"LIFECYCLE#{group}",
+                        "SK": f"{instance}#{token}",
+                        "at": now,
+                        TTL_ATTRIBUTE: now + 3 * 24 * 3600,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(SK)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     # -- notifications: threads and deliveries -------------------------------------------------------
     def thread(self, route: str, thread_key: str) -> dict[str, Any] | None:
         response = self._client.get_item(

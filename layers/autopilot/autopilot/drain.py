@@ -1,0 +1,299 @@
+"""Spot drain: move work off capacity before it disappears, and tell people when it starts and when it is done.
+
+- EC2 Spot interruption warning: set the instance's ECS container instance to DRAINING.
+- EC2 rebalance recommendation: the same when `DrainOnRebalance` is true, else only tell people.
+- Auto Scaling terminate lifecycle hook: drain, then wait (a message on our own delay queue, checked every
+  minute, with a heartbeat before the hook's timeout) until no service task runs there, then CONTINUE.
+- Fargate Spot interruption of a task (two minutes ahead, still RUNNING): take its IP out of every target group
+  of its service at once, so no new request reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from autopilot.aws.capacity import DrainWaitQueue, LifecycleHooks, TargetGroups
+from autopilot.aws.ecs import CapacityGateway, ContainerInstance
+from autopilot.aws.ledger import Ledger
+from autopilot.config.service_tags import parse_service_tags
+from autopilot.events import LifecycleTerminateEvent, RebalanceRecommendationEvent, SpotInterruptionEvent, TaskDetail
+from autopilot.messages import Message, Severity, emit
+from autopilot.notify.links import service_links
+from autopilot.observability import logger
+from autopilot.refs import ServiceRef, cluster_name
+
+HEARTBEAT_MARGIN_SECONDS = 120
+CHECK_EVERY_SECONDS = 60
+
+
+class DrainReport(BaseModel):
+    trigger: str
+    subject: str
+    outcome: str  # DRAINED, TOLD, NOT_IN_CLUSTER, WAITING, COMPLETED, DEREGISTERED, DUPLICATE, IGNORED
+    detail: str = ""
+    services: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DrainPorts:
+    capacity: CapacityGateway
+    hooks: LifecycleHooks
+    targets: TargetGroups
+    ledger: Ledger
+    wait_queue: DrainWaitQueue | None
+    tags_of: Callable[[ServiceRef], dict[str, str] | None]
+    region: str | None = None
+    drain_on_rebalance: bool = False
+    max_wait_seconds: int = 3600
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def _services(instance: ContainerInstance, ports: DrainPorts) -> list[str]:
+    cluster = cluster_name(instance.cluster_arn)
+    names = sorted({task.group.removeprefix("service:") for task in ports.capacity.service_tasks_on(instance)})
+    return [f"{cluster}/{name}" for name in names]
+
+
+def _tell(
+    ports: DrainPorts,
+    kind: str,
+    severity: Severity,
+    title: str,
+    facts: dict[str, str],
+    services: list[str],
+    thread: str,
+) -> None:
+    routes: list[str] = []
+    links = []
+    for name in services:
+        ref = ServiceRef.parse(name)
+        tags = ports.tags_of(ref)
+        routes += [route for route in (parse_service_tags(tags).notify_routes if tags else ()) if route not in routes]
+        links += service_links(ref, ports.region)[:1]
+    emit(
+        Message(
+            kind=kind,
+            severity=severity,
+            service=services[0] if len(services) == 1 else None,
+            title=title,
+            facts={**facts, "services": ", ".join(services) or "none"},
+            links=links[:5],
+            routes=routes,
+            region=ports.region,
+            thread_key=thread,
+        )
+    )
+
+
+def handle_interruption(event: SpotInterruptionEvent | RebalanceRecommendationEvent, ports: DrainPorts) -> DrainReport:
+    instance_id = event.detail.instance_id
+    rebalance = isinstance(event, RebalanceRecommendationEvent)
+    trigger = "rebalance recommendation" if rebalance else "Spot interruption warning"
+    instance = ports.capacity.find_container_instance(instance_id)
+    if instance is None:
+        logger.info("instance is in no ECS cluster; nothing to drain", extra={"instance": instance_id})
+        return DrainReport(
+            trigger=trigger, subject=instance_id, outcome="NOT_IN_CLUSTER", detail="the instance is in no ECS cluster"
+        )
+    services = _services(instance, ports)
+    cluster = cluster_name(instance.cluster_arn)
+    thread = f"{cluster}#{instance_id}"
+    if rebalance and not ports.drain_on_rebalance:
+        _tell(
+            ports,
+            "spot.rebalance",
+            Severity.INFO,
+            f"{cluster}: EC2 recommends rebalancing Spot instance {instance_id} (not drained: DrainOnRebalance is off)",
+            {"instance": instance_id},
+            services,
+            thread,
+        )
+        return DrainReport(
+            trigger=trigger, subject=instance_id, outcome="TOLD", services=services, detail="DrainOnRebalance is off"
+        )
+    action = getattr(event.detail, "instance_action", None) or "interruption"
+    _tell(
+        ports,
+        "spot.warning",
+        Severity.WARNING,
+        f"{cluster}: Spot instance {instance_id} gets a {trigger} ({action})",
+        {"instance": instance_id},
+        services,
+        thread,
+    )
+    ports.capacity.drain(instance)
+    _tell(
+        ports,
+        "spot.drained",
+        Severity.INFO,
+        f"{cluster}: {instance_id} set to DRAINING; its service tasks move",
+        {"instance": instance_id, "container instance": instance.arn.rsplit("/", 1)[-1]},
+        services,
+        thread,
+    )
+    return DrainReport(trigger=trigger, subject=instance_id, outcome="DRAINED", services=services)
+
+
+def handle_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts) -> DrainReport:
+    hook = event.detail
+    trigger = f"lifecycle hook {hook.lifecycle_hook_name}"
+    instance_id = hook.ec2_instance_id
+    if not ports.ledger.claim_lifecycle(hook.auto_scaling_group_name, instance_id, hook.lifecycle_action_token):
+        return DrainReport(
+            trigger=trigger,
+            subject=instance_id,
+            outcome="DUPLICATE",
+            detail="this lifecycle action is already being handled",
+        )
+    instance = ports.capacity.find_container_instance(instance_id)
+    if instance is None:
+        ports.hooks.complete(
+            hook.auto_scaling_group_name, hook.lifecycle_hook_name, hook.lifecycle_action_token, instance_id
+        )
+        return DrainReport(
+            trigger=trigger,
+            subject=instance_id,
+            outcome="COMPLETED",
+            detail="the instance is in no ECS cluster: completed at once",
+        )
+    services = _services(instance, ports)
+    cluster = cluster_name(instance.cluster_arn)
+    thread = f"{cluster}#{instance_id}"
+    _tell(
+        ports,
+        "spot.lifecycle",
+        Severity.INFO,
+        f"{cluster}: {hook.auto_scaling_group_name} terminates {instance_id}; draining it first",
+        {"instance": instance_id, "hook": hook.lifecycle_hook_name},
+        services,
+        thread,
+    )
+    ports.capacity.drain(instance)
+    now = int(ports.clock().timestamp())
+    state = {
+        "kind": "lifecycle-wait",
+        "group": hook.auto_scaling_group_name,
+        "hook": hook.lifecycle_hook_name,
+        "token": hook.lifecycle_action_token,
+        "instance": instance_id,
+        "cluster": instance.cluster_arn,
+        "container_instance": instance.arn,
+        "started": now,
+        "last_heartbeat": now,
+        "heartbeat_timeout": ports.hooks.heartbeat_timeout(hook.auto_scaling_group_name, hook.lifecycle_hook_name),
+        "services": services,
+    }
+    return _wait_or_complete(state, ports, trigger)
+
+
+def handle_wait(state: dict[str, Any], ports: DrainPorts) -> DrainReport:
+    """One check of a lifecycle wait (a message back from the delay queue)."""
+    return _wait_or_complete(state, ports, f"lifecycle hook {state.get('hook')}")
+
+
+def _wait_or_complete(state: dict[str, Any], ports: DrainPorts, trigger: str) -> DrainReport:
+    instance = ContainerInstance(
+        str(state["cluster"]), str(state["container_instance"]), str(state["instance"]), "DRAINING"
+    )
+    remaining = ports.capacity.service_tasks_on(instance)
+    now = int(ports.clock().timestamp())
+    waited = now - int(state["started"])
+    cluster = cluster_name(instance.cluster_arn)
+    thread = f"{cluster}#{instance.ec2_instance_id}"
+    services = list(state.get("services", []))
+    if remaining and waited < ports.max_wait_seconds and ports.wait_queue is not None:
+        if now - int(state["last_heartbeat"]) >= int(state["heartbeat_timeout"]) - HEARTBEAT_MARGIN_SECONDS:
+            ports.hooks.heartbeat(state["group"], state["hook"], state["token"], instance.ec2_instance_id)
+            state = {**state, "last_heartbeat": now}
+        ports.wait_queue.wait(state, CHECK_EVERY_SECONDS)
+        return DrainReport(
+            trigger=trigger,
+            subject=instance.ec2_instance_id,
+            outcome="WAITING",
+            services=services,
+            detail=f"{len(remaining)} service task(s) still on the instance",
+        )
+    completed = ports.hooks.complete(state["group"], state["hook"], state["token"], instance.ec2_instance_id)
+    if remaining:
+        detail = f"{len(remaining)} service task(s) still running after {waited // 60} min: completed anyway"
+        severity = Severity.WARNING
+    else:
+        detail = f"no service task left after {waited // 60} min"
+        severity = Severity.SUCCESS
+    if not completed:
+        detail += " (the lifecycle action had already ended)"
+    _tell(
+        ports,
+        "spot.lifecycle_completed",
+        severity,
+        f"{cluster}: {instance.ec2_instance_id} drained, termination continues",
+        {"detail": detail},
+        services,
+        thread,
+    )
+    return DrainReport(
+        trigger=trigger, subject=instance.ec2_instance_id, outcome="COMPLETED", services=services, detail=detail
+    )
+
+
+def handle_fargate_spot(task: TaskDetail, ports: DrainPorts) -> DrainReport:
+    trigger = f"Fargate Spot {task.stop_code}"
+    cluster = cluster_name(task.cluster_arn)
+    if task.last_status != "RUNNING":
+        return DrainReport(trigger=trigger, subject=task.task_arn, outcome="IGNORED", detail="the task already stopped")
+    thread = f"{cluster}#{task.task_id}"
+    if task.service_name is None:
+        _tell(
+            ports,
+            "spot.task",
+            Severity.WARNING,
+            f"{cluster}: Fargate Spot task {task.task_id} ({task.group or 'standalone'}) is interrupted in 2 minutes",
+            {"task": task.task_id},
+            [],
+            thread,
+        )
+        return DrainReport(
+            trigger=trigger,
+            subject=task.task_arn,
+            outcome="TOLD",
+            detail="a task without a service: nothing to take out of a load balancer",
+        )
+    ref = ServiceRef(cluster, task.service_name)
+    _tell(
+        ports,
+        "spot.task",
+        Severity.WARNING,
+        f"{ref}: Fargate Spot task {task.task_id} is interrupted in 2 minutes",
+        {"task": task.task_id},
+        [str(ref)],
+        thread,
+    )
+    ip = task.private_ip
+    balancers = [lb for lb in ports.capacity.load_balancers(ref) if lb.get("targetGroupArn")]
+    if ip is None or not balancers:
+        detail = "no target group to leave" if ip else "the task has no private IP in the event"
+        return DrainReport(trigger=trigger, subject=task.task_arn, outcome="TOLD", services=[str(ref)], detail=detail)
+    for lb in balancers:
+        ports.targets.deregister(str(lb["targetGroupArn"]), ip, int(lb.get("containerPort", 0)))
+    names = ", ".join(str(lb["targetGroupArn"]).split(":")[-1].split("/")[1] for lb in balancers)
+    _tell(
+        ports,
+        "spot.deregistered",
+        Severity.INFO,
+        f"{ref}: task {task.task_id} taken out of {len(balancers)} target group(s) before the interruption",
+        {"task": task.task_id, "ip": ip, "target groups": names},
+        [str(ref)],
+        thread,
+    )
+    return DrainReport(
+        trigger=trigger,
+        subject=task.task_arn,
+        outcome="DEREGISTERED",
+        services=[str(ref)],
+        detail=f"{ip} out of {names}",
+    )
