@@ -41,6 +41,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "EcsAutopilotTest")
     monkeypatch.setenv("POWERTOOLS_DEV", "false")
+    monkeypatch.setenv("DRAIN_CHECK_SECONDS", "0")  # the drain wait queue's minute, made instant for tests
     os.environ.pop("LEDGER_TABLE_NAME", None)
     clients.clear_caches()
     get_settings.cache_clear()

@@ -50,6 +50,7 @@ class DrainPorts:
     region: str | None = None
     drain_on_rebalance: bool = False
     max_wait_seconds: int = 3600
+    check_every_seconds: int = CHECK_EVERY_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -210,7 +211,7 @@ def _wait_or_complete(state: dict[str, Any], ports: DrainPorts, trigger: str) ->
         if now - int(state["last_heartbeat"]) >= int(state["heartbeat_timeout"]) - HEARTBEAT_MARGIN_SECONDS:
             ports.hooks.heartbeat(state["group"], state["hook"], state["token"], instance.ec2_instance_id)
             state = {**state, "last_heartbeat": now}
-        ports.wait_queue.wait(state, CHECK_EVERY_SECONDS)
+        ports.wait_queue.wait(state, ports.check_every_seconds)
         return DrainReport(
             trigger=trigger,
             subject=instance.ec2_instance_id,

@@ -19,6 +19,7 @@ class Settings(BaseModel):
     drain_on_rebalance: bool = False
     drain_wait_queue_url: str | None = None
     drain_max_wait_minutes: int = Field(default=60, ge=1)
+    drain_check_seconds: int = Field(default=60, ge=0, le=900)
     notify_dead_letter_url: str | None = None
 
 
@@ -33,5 +34,6 @@ def get_settings() -> Settings:
         drain_on_rebalance=os.environ.get("DRAIN_ON_REBALANCE", "false").lower() == "true",
         drain_wait_queue_url=os.environ.get("DRAIN_WAIT_QUEUE_URL") or None,
         drain_max_wait_minutes=int(os.environ.get("DRAIN_MAX_WAIT_MINUTES", "60")),
+        drain_check_seconds=int(os.environ.get("DRAIN_CHECK_SECONDS", "60")),
         notify_dead_letter_url=os.environ.get("NOTIFY_DLQ_URL") or None,
     )

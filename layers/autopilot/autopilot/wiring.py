@@ -287,6 +287,7 @@ def drain_ports(adapters: Adapters, region: str | None) -> DrainPorts:
         region=region,
         drain_on_rebalance=settings.drain_on_rebalance,
         max_wait_seconds=settings.drain_max_wait_minutes * 60,
+        check_every_seconds=settings.drain_check_seconds,
     )
 
 
