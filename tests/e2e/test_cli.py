@@ -97,6 +97,8 @@ def test_every_command_has_help() -> None:
         ["freeze"],
         ["unfreeze"],
         ["quarantine"],
+        ["doctor"],
+        ["notify", "test"],
     ):
         result = autopilot(*command, "--help")
         assert result.returncode == 0
@@ -179,3 +181,9 @@ def test_notify_test_sends_a_sample_message_to_a_route(project, emulator: Emulat
         assert "no route named 'nope'" in missing.stderr
     finally:
         sink.stop()
+
+
+def test_doctor_on_a_healthy_emulator_says_so(emulator: Emulator) -> None:
+    result = autopilot("doctor", "--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE)
+    assert result.returncode == 0, result.stderr
+    assert "no risky setting found" in result.stdout

@@ -164,7 +164,8 @@ def watch_stopped_task(event: TaskStateChangeEvent, ports: WatchPorts) -> WatchR
     else:
         minutes = max(1, round((now.timestamp() - first_at) / 60))
         last = f", last exit code {found.exit_code}" if found.exit_code is not None else ""
-        title = f"{subject}: crash loop: {count} stops in {minutes} minutes ({_headline(found)}{last})"
+        span = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        title = f"{subject}: crash loop: {count} stops in {span} ({_headline(found)}{last})"
         severity = Severity.CRITICAL if count >= THRESHOLDS[-1] else Severity.ERROR
     emit(
         Message(

@@ -308,6 +308,33 @@ def quarantine(action: str, service: str, digest: str | None, endpoint_url: str 
     out.print(f"cleared {'digest ' + digest if digest else 'every quarantined digest'} for {ref}")
 
 
+@cli.command()
+@click.argument("cluster", required=False)
+@endpoint_option
+@table_option
+def doctor(cluster: str | None, endpoint_url: str | None, table: str | None) -> None:
+    """List risky settings (in CLUSTER, or everywhere), each with what to change."""
+    adapters = _adapters(endpoint_url, table)
+    from rich.table import Table
+
+    from autopilot.aws import clients
+    from autopilot.aws.inspector import Inspector
+    from autopilot.doctor import examine
+
+    inspector = Inspector(clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
+    with out.status("looking at clusters, services, target groups, hooks and alarms…"):
+        findings = examine(inspector, adapters.config.load(), cluster)
+    if not findings:
+        out.print("no risky setting found")
+        return
+    table_view = Table(title=f"{len(findings)} risky setting(s)", title_justify="left", show_lines=True)
+    for column in ("where", "what", "change"):
+        table_view.add_column(column, overflow="fold")
+    for finding in findings:
+        table_view.add_row(finding.subject, finding.problem, finding.fix)
+    out.print(table_view)
+
+
 @cli.group()
 def notify() -> None:
     """Notification routes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,6 +236,108 @@ class Story:
         )
         self.outcome(self.run(alarm))
 
+    def spot_chapter(self) -> None:
+        """An EC2 Spot instance in the cluster gets its two-minute warning; a Fargate Spot task of a service behind
+        a load balancer is interrupted; a service's tasks crash in a loop."""
+        ec2, elbv2 = boto3.client("ec2"), boto3.client("elbv2")
+        image = ec2.describe_images()["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m7g.large")["Instances"][0][
+            "InstanceId"
+        ]
+        document = json.dumps({"instanceId": instance, "region": self.events.region})
+        container_instance = self.ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)[
+            "containerInstance"
+        ]["containerInstanceArn"]
+        on_ec2 = self.ecs.register_task_definition(
+            family="web-staging-ec2",
+            containerDefinitions=[{"name": "web", "image": f"{self.repository_uri}:latest", "memory": 256}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        self.ecs.start_task(
+            cluster=CLUSTER,
+            taskDefinition=on_ec2,
+            group="service:web-staging",
+            containerInstances=[container_instance],
+        )
+        self.timeline.step(
+            "spot",
+            f"EC2 Spot warning for {instance} (runs a web-staging task)  [dim](generated from "
+            "the documented sample)[/]",
+        )
+        warning = self.events.from_sample("ec2-spot-interruption-warning.json", **{"instance-id": instance})
+        self.outcome_of_drain(self.run(warning))
+        status = self.ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[container_instance])[
+            "containerInstances"
+        ][0]["status"]
+        self.timeline.step("state", f"container instance of {instance} is {status}", status=status)
+
+        vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+        group = elbv2.create_target_group(Name="checkout", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        elbv2.register_targets(
+            TargetGroupArn=group, Targets=[{"Id": "10.0.0.139", "Port": 8080}, {"Id": "10.0.0.140", "Port": 8080}]
+        )
+        self.ecs.create_service(
+            cluster=CLUSTER,
+            serviceName="checkout",
+            taskDefinition=on_ec2,
+            desiredCount=2,
+            loadBalancers=[{"targetGroupArn": group, "containerName": "web", "containerPort": 8080}],
+        )
+        self.timeline.step(
+            "spot",
+            "Fargate Spot interrupts a checkout task at 10.0.0.139  [dim](generated from the documented sample)[/]",
+        )
+        cluster_arn = f"arn:aws:ecs:{self.events.region}:{LOCAL_ACCOUNT}:cluster/{CLUSTER}"
+        interrupted = self.events.from_sample(
+            "ecs-task-fargate-spot-interruption.json", group="service:checkout", clusterArn=cluster_arn
+        )
+        self.outcome_of_drain(self.run(interrupted))
+        left = sorted(
+            t["Target"]["Id"] for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        )
+        self.timeline.step("state", f"target group checkout now routes to {', '.join(left)} only", targets=left)
+
+        self.timeline.step(
+            "crash",
+            "web-staging's tasks crash 25 times in a row (exit code 1)  [dim](stopped-task "
+            "events generated from the documented sample)[/]",
+        )
+        told = 0
+        for _ in range(25):
+            stop = self.events.from_sample(
+                "ecs-task-stopped-essential-exit.json",
+                group="service:web-staging",
+                clusterArn=cluster_arn,
+                taskArn=f"{cluster_arn.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}",
+            )
+            result = self.run(stop, functions=["TaskWatchFunction"])["TaskWatchFunction"]
+            told += int(bool(result.get("told")))
+        self.tell_chat()
+        self.timeline.step(
+            "decision",
+            f"TaskWatchFunction: 25 stops, {told} messages (the first, then the loop)",
+            function="TaskWatchFunction",
+            stops=25,
+            told=told,
+        )
+        steady = self.events.from_sample("ecs-service-steady-state.json", clusterArn=cluster_arn)
+        steady["resources"] = [f"arn:aws:ecs:{self.events.region}:{LOCAL_ACCOUNT}:service/{CLUSTER}/web-staging"]
+        self.timeline.step("ecs", "web-staging is steady again  [dim](SERVICE_STEADY_STATE, generated)[/]")
+        self.run(steady)
+        self.tell_chat()
+
+    def outcome_of_drain(self, results: dict[str, Any]) -> None:
+        for function, result in results.items():
+            if isinstance(result, dict) and "outcome" in result:
+                self.timeline.step(
+                    "decision",
+                    f"{function}: {result['outcome']} — {result.get('detail') or ''}",
+                    function=function,
+                    outcome=result["outcome"],
+                )
+        self.tell_chat()
+
     def final_state(self) -> dict[str, dict[str, Any]]:
         services = self.ecs.describe_services(cluster=CLUSTER, services=list(SERVICES), include=["TAGS"])["services"]
         state = {}
@@ -285,6 +388,7 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
         story.deliver(event, f"same event {event['id'][:8]}… again")
         story.push("2.0.0", "outside 1.x")
         story.rollback_chapter()
+        story.spot_chapter()
         state = story.final_state()
         expected = {"web-staging": story.pushed["latest"], "web-prod": story.pushed["1.2.0"]}
         for service, digest in expected.items():

@@ -104,6 +104,12 @@ class EventFactory:
         detail["state"]["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         return event
 
+    def from_sample(self, name: str, **detail: Any) -> dict[str, Any]:
+        """A documented sample with this account, region, a fresh id and time, and `detail` fields replaced."""
+        event = self._from_sample(name)
+        event["detail"].update(detail)
+        return event
+
     def scheduled(self, rule_name: str = "InventoryFunctionRebuildSchedule") -> dict[str, Any]:
         event = self._from_sample(SCHEDULED_SAMPLE)
         event["resources"] = [f"arn:aws:events:{self.region}:{self.account}:rule/{rule_name}"]

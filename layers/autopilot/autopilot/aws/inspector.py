@@ -1,0 +1,135 @@
+"""Read-only views of the account for `autopilot doctor`: services, task definitions, target groups, capacity
+providers, Auto Scaling lifecycle hooks and alarms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from autopilot.aws.alarms import SERVICE_TAG
+from autopilot.refs import ServiceRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    ref: ServiceRef
+    tags: dict[str, str]
+    task_definition: dict[str, Any]
+    load_balancers: list[dict[str, Any]]
+    capacity_providers: list[str]
+    launch_type: str | None
+    minimum_healthy_percent: int | None
+
+
+@dataclass
+class Inspector:
+    ecs: ECSClient
+    elbv2: ElasticLoadBalancingv2Client
+    autoscaling: AutoScalingClient
+    cloudwatch: CloudWatchClient
+    _task_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def clusters(self, only: str | None) -> list[str]:
+        if only:
+            return [only]
+        return [arn for page in self.ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+
+    def services(self, cluster: str) -> list[ServiceView]:
+        arns = [
+            arn
+            for page in self.ecs.get_paginator("list_services").paginate(cluster=cluster)
+            for arn in page["serviceArns"]
+        ]
+        views = []
+        for start in range(0, len(arns), 10):
+            described = self.ecs.describe_services(cluster=cluster, services=arns[start : start + 10], include=["TAGS"])
+            for raw in described.get("services", []):
+                service: dict[str, Any] = dict(raw)
+                arn = str(service["taskDefinition"])
+                if arn not in self._task_definitions:
+                    self._task_definitions[arn] = dict(
+                        self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+                    )
+                views.append(
+                    ServiceView(
+                        ref=ServiceRef.from_arn(str(service["serviceArn"]), cluster),
+                        tags={str(t["key"]): str(t.get("value", "")) for t in service.get("tags", [])},
+                        task_definition=self._task_definitions[arn],
+                        load_balancers=[dict(lb) for lb in service.get("loadBalancers", [])],
+                        capacity_providers=[
+                            str(s["capacityProvider"]) for s in service.get("capacityProviderStrategy", [])
+                        ],
+                        launch_type=service.get("launchType"),
+                        # ECS's default for a replica service when the configuration does not say
+                        minimum_healthy_percent=(service.get("deploymentConfiguration") or {}).get(
+                            "minimumHealthyPercent", 100
+                        ),
+                    )
+                )
+        return views
+
+    def deregistration_delay(self, target_group_arn: str) -> int | None:
+        try:
+            attributes = self.elbv2.describe_target_group_attributes(TargetGroupArn=target_group_arn)["Attributes"]
+        except ClientError:
+            return None
+        for attribute in attributes:
+            if attribute.get("Key") == "deregistration_delay.timeout_seconds":
+                return int(attribute.get("Value", "300"))
+        return 300
+
+    def cluster_auto_scaling_groups(self, cluster: str) -> dict[str, bool]:
+        """Auto Scaling group name → whether it runs Spot, for the cluster's capacity providers."""
+        described = self.ecs.describe_clusters(clusters=[cluster])["clusters"]
+        names = described[0].get("capacityProviders", []) if described else []
+        groups: dict[str, bool] = {}
+        providers = [name for name in names if name not in {"FARGATE", "FARGATE_SPOT"}]
+        if not providers:
+            return groups
+        for provider in self.ecs.describe_capacity_providers(capacityProviders=providers)["capacityProviders"]:
+            group_provider: dict[str, Any] = dict(provider.get("autoScalingGroupProvider") or {})
+            arn = str(group_provider.get("autoScalingGroupArn", ""))
+            name = arn.rsplit("autoScalingGroupName/", 1)[-1] if arn else ""
+            if name:
+                groups[name] = self._runs_spot(name)
+        return groups
+
+    def _runs_spot(self, group: str) -> bool:
+        found = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+        if not found:
+            return False
+        distribution = (found[0].get("MixedInstancesPolicy") or {}).get("InstancesDistribution") or {}
+        return int(distribution.get("OnDemandPercentageAboveBaseCapacity", 100)) < 100
+
+    def terminate_hooks(self, group: str) -> list[dict[str, Any]]:
+        hooks = self.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+        return [dict(h) for h in hooks if h.get("LifecycleTransition") == "autoscaling:EC2_INSTANCE_TERMINATING"]
+
+    def tagged_alarms(self) -> list[tuple[str, list[str]]]:
+        """(alarm name, `autopilot:service` words) of every alarm carrying the tag."""
+        found = []
+        for page in self.cloudwatch.get_paginator("describe_alarms").paginate(
+            AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        ):
+            for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                arn = str(alarm["AlarmArn"])
+                tags = self.cloudwatch.list_tags_for_resource(ResourceARN=arn).get("Tags", [])
+                words = [w for t in tags if t.get("Key") == SERVICE_TAG for w in str(t.get("Value", "")).split()]
+                if words:
+                    found.append((str(alarm["AlarmName"]), words))
+        return found
+
+    def service_exists(self, ref: ServiceRef) -> bool:
+        try:
+            described = self.ecs.describe_services(cluster=ref.cluster, services=[ref.name])
+        except ClientError:
+            return False
+        return any(s.get("status") == "ACTIVE" for s in described.get("services", []))

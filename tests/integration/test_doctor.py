@@ -1,0 +1,125 @@
+"""`autopilot doctor` under moto: each risky setting is found and says what to change; a clean service is quiet."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from autopilot.aws import clients
+from autopilot.aws.inspector import Inspector
+from autopilot.config.document import ConfigDocument
+from autopilot.doctor import examine
+
+
+@pytest.fixture
+def account(aws) -> None:
+    ec2 = boto3.client("ec2")
+    ecs = boto3.client("ecs")
+    elbv2 = boto3.client("elbv2")
+    autoscaling = boto3.client("autoscaling")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    template = ec2.create_launch_template(LaunchTemplateName="spot", LaunchTemplateData={"ImageId": image})
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="spot-asg",
+        MinSize=0,
+        MaxSize=4,
+        AvailabilityZones=["us-west-2a"],
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {
+                    "LaunchTemplateId": template["LaunchTemplate"]["LaunchTemplateId"],
+                    "Version": "$Latest",
+                }
+            },
+            "InstancesDistribution": {
+                "OnDemandPercentageAboveBaseCapacity": 0,
+                "SpotAllocationStrategy": "price-capacity-optimized",
+            },
+        },
+    )
+    autoscaling.put_lifecycle_hook(
+        AutoScalingGroupName="spot-asg",
+        LifecycleHookName="drain",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+        DefaultResult="ABANDON",
+    )
+    group_arn = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["spot-asg"])["AutoScalingGroups"][0][
+        "AutoScalingGroupARN"
+    ]
+    ecs.create_capacity_provider(name="spot", autoScalingGroupProvider={"autoScalingGroupArn": group_arn})
+    ecs.create_cluster(clusterName="prod", capacityProviders=["spot"])
+    ecs.create_cluster(clusterName="calm")  # no Spot capacity (moto keeps no deploymentConfiguration: ECS's 100)
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    slow = elbv2.create_target_group(Name="slow", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    quick = elbv2.create_target_group(Name="quick", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=quick["TargetGroupArn"],
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "10"}],
+    )
+    task_definition = ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128, "stopTimeout": 30}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster="prod",
+        serviceName="web",
+        taskDefinition=task_definition,
+        desiredCount=1,
+        loadBalancers=[{"targetGroupArn": slow["TargetGroupArn"], "containerName": "web", "containerPort": 80}],
+        deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
+        tags=[{"key": "autopilot:deploy", "value": "tag:latest"}],
+    )
+    ecs.create_service(
+        cluster="calm",
+        serviceName="api",
+        taskDefinition=task_definition,
+        desiredCount=1,
+        deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200},
+        tags=[
+            {"key": "autopilot:deploy", "value": "policy:nightly"},
+            {"key": "autopilot:notify", "value": "oncall nope"},
+        ],
+    )
+    ecs.create_service(
+        cluster="calm",
+        serviceName="clean",
+        taskDefinition=task_definition,
+        desiredCount=1,
+        loadBalancers=[{"targetGroupArn": quick["TargetGroupArn"], "containerName": "web", "containerPort": 80}],
+        deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200},
+        tags=[{"key": "autopilot:deploy", "value": "semver:1.x"}],
+    )
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName="ghost-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": "autopilot:service", "Value": "prod/ghost calm/clean"}],
+    )
+
+
+def findings(cluster: str | None = None) -> list[tuple[str, str]]:
+    inspector = Inspector(clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
+    document = ConfigDocument.model_validate({"routes": {"oncall": {"type": "pagerduty", "secret": "x"}}})
+    return [(f.subject, f.problem) for f in examine(inspector, document, cluster)]
+
+
+def test_every_risky_setting_is_found_with_what_to_change(account) -> None:
+    found = findings()
+    subjects = [subject for subject, _ in found]
+    problems = " | ".join(problem for _, problem in found)
+    assert "deregistration delay 300 s is not shorter than the tasks' stopTimeout 30 s" in problems
+    assert "minimumHealthyPercent is 100 on Spot capacity" in problems
+    assert "no policy named 'nightly'" in problems
+    assert "names routes that do not exist: nope" in problems
+    assert "lifecycle hook drain defaults to ABANDON" in problems
+    assert "autopilot:service names prod/ghost, which does not exist" in problems
+    assert "calm/clean" not in subjects
+    assert len(found) == 6
+
+
+def test_doctor_for_one_cluster_leaves_alarms_out(account) -> None:
+    assert not any(subject.startswith("alarm ") for subject, _ in findings("prod"))
