@@ -81,12 +81,10 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
     ref = event.service() or _find_by_name(event.service_name, ports.ledger)
     if ref is None:
         return _ignored(trigger, None, f"cannot tell the cluster of {event.service_arn}")
-    snapshot = ports.ecs.describe_services([ref]).get(ref)
-    if snapshot is None:
-        return _ignored(trigger, ref, "service no longer exists")
-    config = parse_service_tags(snapshot.tags)
-    if not config.managed:
-        return _ignored(trigger, ref, "service is not managed (no autopilot:deploy tag)")
+    managed = _managed(trigger, ref, ports)
+    if isinstance(managed, RollbackReport):
+        return managed
+    snapshot, config = managed
     task_definition, created_at = _deployment_task_definition(event, snapshot, ports.ledger, ref)
     change = DeploymentChange(
         service=ref,
@@ -307,13 +305,24 @@ def handle_alarm(event: AlarmStateChangeEvent, ports: RollbackPorts) -> list[Rol
     return [_alarm_for_service(trigger, ref, fired_at, ports) for ref in services]
 
 
-def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports: RollbackPorts) -> RollbackReport:
+def _managed(
+    trigger: str, ref: ServiceRef, ports: RollbackPorts
+) -> tuple[ServiceSnapshot, ServiceConfig] | RollbackReport:
+    """The service and its tags, or why there is nothing to do for it."""
     snapshot = ports.ecs.describe_services([ref]).get(ref)
     if snapshot is None:
         return _ignored(trigger, ref, "service does not exist")
     config = parse_service_tags(snapshot.tags)
     if not config.managed:
         return _ignored(trigger, ref, "service is not managed (no autopilot:deploy tag)")
+    return snapshot, config
+
+
+def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports: RollbackPorts) -> RollbackReport:
+    managed = _managed(trigger, ref, ports)
+    if isinstance(managed, RollbackReport):
+        return managed
+    snapshot, config = managed
     state = ports.ledger.service_state(ref)
     current = snapshot.task_definition
     if current == state.last_known_good:

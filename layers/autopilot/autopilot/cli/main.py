@@ -265,15 +265,19 @@ def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: st
     out.print(f"{ref}: {current} → {described.family_revision}")
 
 
+def _set_frozen(service: str, endpoint_url: str | None, table: str | None, *, frozen: bool) -> None:
+    ref = _service(service)
+    _adapters(endpoint_url, table).ledger.set_frozen(ref, frozen)
+    out.print(f"{ref} is frozen: pushes do not deploy to it" if frozen else f"{ref} is unfrozen")
+
+
 @cli.command()
 @service_argument
 @endpoint_option
 @table_option
 def freeze(service: str, endpoint_url: str | None, table: str | None) -> None:
     """Stop deploys to a service until it is unfrozen."""
-    ref = _service(service)
-    _adapters(endpoint_url, table).ledger.set_frozen(ref, True)
-    out.print(f"{ref} is frozen: pushes do not deploy to it")
+    _set_frozen(service, endpoint_url, table, frozen=True)
 
 
 @cli.command()
@@ -282,9 +286,7 @@ def freeze(service: str, endpoint_url: str | None, table: str | None) -> None:
 @table_option
 def unfreeze(service: str, endpoint_url: str | None, table: str | None) -> None:
     """Let pushes deploy to a frozen service again."""
-    ref = _service(service)
-    _adapters(endpoint_url, table).ledger.set_frozen(ref, False)
-    out.print(f"{ref} is unfrozen")
+    _set_frozen(service, endpoint_url, table, frozen=False)
 
 
 @cli.command()
