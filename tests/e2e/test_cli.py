@@ -99,6 +99,8 @@ def test_every_command_has_help() -> None:
         ["quarantine"],
         ["doctor"],
         ["notify", "test"],
+        ["status"],
+        ["plan"],
     ):
         result = autopilot(*command, "--help")
         assert result.returncode == 0
@@ -187,3 +189,32 @@ def test_doctor_on_a_healthy_emulator_says_so(emulator: Emulator) -> None:
     result = autopilot("doctor", "--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE)
     assert result.returncode == 0, result.stderr
     assert "no risky setting found" in result.stdout
+
+
+def test_status_and_plan(project, events, emulator: Emulator) -> None:
+    world = World(project, events)
+    world.managed("prod", "web", "tag:latest")
+    world.managed("prod", "api", "semver:1.x", running_tag="1.0.0")
+    world.push("shop", "latest")
+    digest = world.push_image("shop", "1.4.0")
+    target = ["--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE]
+
+    status = autopilot("status", "prod", *target)
+    assert status.returncode == 0, status.stderr
+    assert "prod/api" in status.stdout and "prod/web" in status.stdout
+    assert "semver:1.x" in status.stdout and "tag:latest" in status.stdout
+    one = autopilot("status", "prod/api", *target)
+    assert "prod/web" not in one.stdout
+
+    repository = world.repository("shop")
+    planned = autopilot("plan", "prod/api", f"{repository}:1.4.0", *target)
+    assert planned.returncode == 0, planned.stderr
+    assert "would deploy" in planned.stdout
+    assert f"+ image: {repository}@{digest}" in planned.stdout  # the digest 1.4.0 points at, from ECR
+    assert f"- image: {repository}:1.0.0" in planned.stdout
+    skipped = autopilot("plan", "prod/web", f"{repository}:1.4.0", *target)
+    assert "would not deploy" in skipped.stdout
+    untagged = autopilot("plan", "prod/web", f"{repository}@{digest}", *target)
+    assert untagged.returncode == 1
+    assert "names no tag" in untagged.stderr
+    assert world.running("prod", "api")["revision"] == 1  # plan changed nothing

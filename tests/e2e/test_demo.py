@@ -65,4 +65,17 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None
     assert final["final"]["web-prod"]["images"]["web"].endswith(digests[1])  # 1.2.0
     assert final["final"]["web-prod"]["images"]["log-router"].startswith("public.ecr.aws/")
     assert final["final"]["web-prod"]["task_definition"].endswith("web-prod:2")
+    # the ledger tells the same story
+    by_tag = {
+        s["text"].split(":", 1)[1].split()[0]: s["digest"]
+        for s in steps
+        if s["step"] == "push" and s["text"].startswith("docker push")
+    }
+    prod = final["final"]["web-prod"]["ledger"]
+    assert prod["last_known_good"].endswith("web-prod:2")
+    assert [arn.rsplit("/", 1)[-1] for arn in prod["bad_revisions"]] == ["web-prod:3", "web-prod:4"]
+    assert prod["quarantined"] == sorted([by_tag["1.3.0"], by_tag["1.4.0"]])
+    assert prod["deployments"] == ["ROLLED_BACK", "ROLLED_BACK", "SUCCEEDED"]  # 1.4.0, 1.3.0, 1.2.0
+    assert not prod["frozen"]
+    assert final["final"]["web-staging"]["ledger"]["deployments"] == ["IN_PROGRESS"]
     assert steps[-1]["t"] < 60

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.parser import parse
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 
 from autopilot.aws import clients
@@ -44,6 +45,7 @@ from autopilot.events import (
     TaskStateChangeEvent,
     TaskWatchTrigger,
 )
+from autopilot.images import ImageRef
 from autopilot.inventory import rebuild_index, refresh_service
 from autopilot.messages import Message, take_outbox, to_json
 from autopilot.notify.channels import TIMEOUT_SECONDS, HttpPoster, SlackBot
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
@@ -340,3 +343,13 @@ def handle_task_watch(event: dict[str, Any], context: LambdaContext | None) -> d
     if isinstance(trigger, TaskStateChangeEvent):
         return watch_stopped_task(trigger, ports).model_dump(mode="json")
     return watch_steady_state(trigger, ports).model_dump(mode="json")
+
+
+def resolve_digest(ecr: ECRClient, image: ImageRef) -> str | None:
+    """The digest a tag points at in this account's ECR, when the image is there."""
+    try:
+        found = ecr.describe_images(repositoryName=image.repository, imageIds=[{"imageTag": image.tag or ""}])
+    except (ClientError, BotoCoreError):
+        return None
+    details = found.get("imageDetails", [])
+    return str(details[0]["imageDigest"]) if details else None

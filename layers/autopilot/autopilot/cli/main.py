@@ -265,6 +265,81 @@ def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: st
     out.print(f"{ref}: {current} → {described.family_revision}")
 
 
+@cli.command()
+@click.argument("scope", required=False, metavar="[CLUSTER[/SERVICE]]")
+@endpoint_option
+@table_option
+def status(scope: str | None, endpoint_url: str | None, table: str | None) -> None:
+    """Managed services: policy, running images, last-known-good, frozen, quarantined digests."""
+    adapters = _adapters(endpoint_url, table)
+    from rich.table import Table
+
+    from autopilot.cli.render import short_image
+    from autopilot.plan import status_of
+
+    cluster, _, name = (scope or "").partition("/")
+    refs = [
+        ref
+        for ref in adapters.ledger.indexed_services()
+        if (not cluster or ref.cluster == cluster) and (not name or ref.name == name)
+    ]
+    if not refs:
+        out.print(f"no managed service{' in ' + scope if scope else ''} (run autopilot inventory after tagging)")
+        return
+    view = Table(title=f"{len(refs)} managed service(s)", title_justify="left")
+    for column in ("service", "policy", "task definition", "images", "last-known-good", "frozen", "quarantined"):
+        view.add_column(column, overflow="fold")
+    for item in status_of(refs, ecs=adapters.ecs, ledger=adapters.ledger):
+        images = "\n".join(f"{container}: {short_image(image)}" for container, image in item.images.items())
+        policy = item.policy or "-"
+        if item.problems:
+            policy += " [red](tag error)[/]"
+        view.add_row(
+            item.service,
+            policy,
+            item.task_definition,
+            images,
+            item.last_known_good or "-",
+            "yes" if item.frozen else "no",
+            str(item.quarantined),
+        )
+    out.print(view)
+
+
+@cli.command()
+@service_argument
+@click.argument("image")
+@endpoint_option
+@table_option
+def plan(service: str, image: str, endpoint_url: str | None, table: str | None) -> None:
+    """The task-definition change a push of IMAGE (REGISTRY/REPO:TAG[@DIGEST]) would cause; changes nothing."""
+    ref = _service(service)
+    adapters = _adapters(endpoint_url, table)
+    from autopilot.aws import clients
+    from autopilot.plan import PlanError, plan_push
+    from autopilot.wiring import deploy_ports, resolve_digest
+
+    try:
+        result = plan_push(
+            ref,
+            image,
+            ecs=adapters.ecs,
+            ledger=adapters.ledger,
+            resolve_digest=lambda pushed: resolve_digest(clients.ecr(), pushed),
+            named_policies=deploy_ports(adapters).named_policies,
+        )
+    except PlanError as error:
+        raise CliError(str(error)) from error
+    verdict = "[green]would deploy[/]" if result.deploys else "[yellow]would not deploy[/]"
+    out.print(f"{result.service} ({result.policy or 'not managed'}): {verdict}: {result.decision}")
+    for change in result.changes:
+        out.print(f"  {result.task_definition} container {change.container}:")
+        out.print(f"    [red]- image: {change.old_image}[/]")
+        out.print(f"    [green]+ image: {change.new_image}[/]")
+    if not result.changes:
+        out.print("  no container image changes")
+
+
 def _set_frozen(service: str, endpoint_url: str | None, table: str | None, *, frozen: bool) -> None:
     ref = _service(service)
     _adapters(endpoint_url, table).ledger.set_frozen(ref, frozen)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from autopilot.aws.ledger import Ledger
 from autopilot.cli.render import deploy_table, short_image, short_task_definition
 from autopilot.local.chat_sink import ChatSink
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
@@ -21,6 +22,7 @@ from autopilot.local.project import Project
 from autopilot.local.pump import pump
 from autopilot.local.sample_events import EventFactory, image_manifest
 from autopilot.observability import logger
+from autopilot.refs import ServiceRef
 
 CLUSTER = "demo"
 REPOSITORY = "shop/web"
@@ -348,7 +350,20 @@ class Story:
             body = self.ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
             images = {c["name"]: c["image"] for c in body["containerDefinitions"]}
             tags = {t["key"]: t["value"] for t in service.get("tags", [])}
-            state[service["serviceName"]] = {"task_definition": service["taskDefinition"], "images": images}
+            ledger = Ledger(boto3.client("dynamodb"), os.environ["LEDGER_TABLE_NAME"])
+            ref = ServiceRef(CLUSTER, service["serviceName"])
+            kept = ledger.service_state(ref)
+            state[service["serviceName"]] = {
+                "task_definition": service["taskDefinition"],
+                "images": images,
+                "ledger": {
+                    "last_known_good": kept.last_known_good,
+                    "bad_revisions": sorted(kept.bad_revisions),
+                    "quarantined": sorted(kept.quarantined),
+                    "frozen": kept.frozen,
+                    "deployments": [row["status"] for row in ledger.deployments(ref)],
+                },
+            }
             table.add_row(
                 service["serviceName"],
                 tags.get("autopilot:deploy", ""),
