@@ -99,3 +99,11 @@ def test_only_the_notify_function_reads_route_secrets_and_only_under_the_prefix(
             assert "${NotificationSecretsPrefix}*" in secret_statements[0]["Resource"]["Fn::Sub"]
         else:
             assert secret_statements == []
+
+
+def test_every_template_parameter_is_explained_in_the_readme(project: Project) -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in project.template["Parameters"]:
+        assert f"| `{name}` |" in readme, f"README does not explain the parameter {name}"
