@@ -161,6 +161,7 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
     done = autopilot("rollback", "prod/web", *target)
     assert done.returncode == 0, done.stderr
     assert world.running("prod", "web")["revision"] == 1
+    assert "manual rollback by" in autopilot("history", "prod/web", *target).stdout
 
     wrong = autopilot("rollback", "prod", *target)
     assert wrong.returncode == 1

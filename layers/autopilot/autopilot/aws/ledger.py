@@ -448,6 +448,27 @@ class Ledger:
             return False
         return True
 
+    def record_manual_rollback(self, ref: ServiceRef, previous: str, target: str, actor: str) -> None:
+        """An operator's rollback, so the history shows it beside the automatic ones."""
+        at = _now_iso()
+        self._client.put_item(
+            TableName=self.table,
+            Item=_item(
+                {
+                    "PK": service_pk(ref),
+                    "SK": f"MANUAL#{at}",
+                    "kind": "manual-rollback",
+                    "service": ref.key,
+                    "previous_task_definition": previous,
+                    "new_task_definition": target,
+                    "actor": actor,
+                    "at": at,
+                    "started_at": at,
+                    "status": "ROLLED_BACK",
+                }
+            ),
+        )
+
     def history(self, ref: ServiceRef, limit: int = 100) -> list[dict[str, Any]]:
         """Deployments we started and ECS deployments, newest first."""
         response = self._client.query(

@@ -262,6 +262,9 @@ def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: st
         out.print(f"would update {ref}: {current} → {described.family_revision} (nothing changed)")
         return
     adapters.ecs.update_service(ref, described.arn)
+    adapters.ledger.record_manual_rollback(
+        ref, snapshot.task_definition, described.arn, actor=os.environ.get("USER") or "autopilot CLI"
+    )
     out.print(f"{ref}: {current} → {described.family_revision}")
 
 

@@ -83,6 +83,15 @@ def history_table(service: Any, items: list[dict[str, Any]]) -> Table:
                 str(item.get("status", "")),
                 "",
             )
+        elif sort_key.startswith("MANUAL#"):
+            table.add_row(
+                str(item.get("at", "")),
+                f"manual rollback by {item.get('actor')}",
+                f"{short_task_definition(item.get('previous_task_definition'))} → "
+                f"{short_task_definition(item.get('new_task_definition'))}",
+                "ROLLED_BACK",
+                "",
+            )
         elif sort_key.startswith("ROLLBACK#"):
             table.add_row(
                 str(item.get("at", "")), f"rollback claimed for {sort_key.removeprefix('ROLLBACK#')}", "", "", ""
