@@ -1,7 +1,8 @@
 # ecs-autopilot. `make demo` and `make test` work on a fresh clone with only Python 3.11+ (3.13 for
 # `sam build`, see .python-version) and access to the package index: each installs what it needs.
 
-PYTHON ?= python3
+# Python 3.13 when there is one (sam build targets python3.13), else python3 (3.11+ runs everything else).
+PYTHON ?= $(shell command -v python3.13 >/dev/null 2>&1 && python3.13 -c 'import sys' 2>/dev/null && echo python3.13 || echo python3)
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
