@@ -107,3 +107,13 @@ def test_every_template_parameter_is_explained_in_the_readme(project: Project) -
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in project.template["Parameters"]:
         assert f"| `{name}` |" in readme, f"README does not explain the parameter {name}"
+
+
+def test_queues_that_feed_functions_hide_messages_long_enough(project: Project) -> None:
+    default_timeout = project.template["Globals"]["Function"]["Timeout"]
+    for function in functions(project).values():
+        timeout = function["Properties"].get("Timeout", default_timeout)
+        for event in function["Properties"]["Events"].values():
+            if event["Type"] == "SQS":
+                queue = project.resource(event["Properties"]["Queue"]["Fn::GetAtt"][0])["Properties"]
+                assert queue["VisibilityTimeout"] >= 6 * timeout
