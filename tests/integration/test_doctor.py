@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from autopilot.aws import clients
+from autopilot.aws.ecs import EcsGateway
 from autopilot.aws.inspector import Inspector
 from autopilot.config.document import ConfigDocument
 from autopilot.doctor import examine
@@ -102,7 +103,9 @@ def account(aws) -> None:
 
 
 def findings(cluster: str | None = None) -> list[tuple[str, str]]:
-    inspector = Inspector(clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
+    inspector = Inspector(
+        EcsGateway(clients.ecs()), clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch()
+    )
     document = ConfigDocument.model_validate({"routes": {"oncall": {"type": "pagerduty", "secret": "x"}}})
     return [(f.subject, f.problem) for f in examine(inspector, document, cluster)]
 

@@ -281,7 +281,7 @@ def drain_ports(adapters: Adapters, region: str | None) -> DrainPorts:
     settings = get_settings()
     queue = DrainWaitQueue(clients.sqs(), settings.drain_wait_queue_url) if settings.drain_wait_queue_url else None
     return DrainPorts(
-        capacity=CapacityGateway(clients.ecs()),
+        capacity=CapacityGateway(clients.ecs(), adapters.ecs),
         hooks=LifecycleHooks(clients.autoscaling()),
         targets=TargetGroups(clients.elbv2()),
         ledger=adapters.ledger,

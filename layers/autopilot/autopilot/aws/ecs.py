@@ -29,6 +29,10 @@ class ServiceSnapshot:
     deployment_controller: str = "ECS"
     status: str = "ACTIVE"
     deployments: tuple[dict[str, Any], ...] = field(default=())
+    load_balancers: tuple[dict[str, Any], ...] = field(default=())
+    capacity_providers: tuple[str, ...] = field(default=())
+    launch_type: str | None = None
+    minimum_healthy_percent: int = 100  # ECS's default for a replica service when the configuration is silent
 
     @property
     def task_definition_updatable(self) -> bool:
@@ -99,6 +103,10 @@ class EcsGateway:
             deployment_controller=str((raw.get("deploymentController") or {}).get("type", "ECS")),
             status=str(raw.get("status", "ACTIVE")),
             deployments=tuple(raw.get("deployments") or ()),
+            load_balancers=tuple(dict(lb) for lb in raw.get("loadBalancers") or ()),
+            capacity_providers=tuple(str(s["capacityProvider"]) for s in raw.get("capacityProviderStrategy") or ()),
+            launch_type=raw.get("launchType"),
+            minimum_healthy_percent=int((raw.get("deploymentConfiguration") or {}).get("minimumHealthyPercent", 100)),
         )
 
     def describe_task_definition(self, arn: str) -> TaskDefinitionSnapshot | None:
@@ -157,30 +165,30 @@ class TaskSnapshot:
 class CapacityGateway:
     """Container instances and tasks: what Spot drain needs of ECS."""
 
-    def __init__(self, client: ECSClient) -> None:
+    def __init__(self, client: ECSClient, services: EcsGateway) -> None:
         self._client = client
+        self._services = services
 
     def find_container_instance(self, ec2_instance_id: str) -> ContainerInstance | None:
         """The container instance of an EC2 instance, in whichever cluster holds it (None when in none)."""
-        for cluster in self._client.get_paginator("list_clusters").paginate():
-            for cluster_arn in cluster.get("clusterArns", []):
-                arns = [
-                    arn
-                    for page in self._client.get_paginator("list_container_instances").paginate(cluster=cluster_arn)
-                    for arn in page.get("containerInstanceArns", [])
-                ]
-                for start in range(0, len(arns), 100):
-                    described = self._client.describe_container_instances(
-                        cluster=cluster_arn, containerInstances=arns[start : start + 100]
-                    )
-                    for instance in described.get("containerInstances", []):
-                        if instance.get("ec2InstanceId") == ec2_instance_id:
-                            return ContainerInstance(
-                                cluster_arn,
-                                str(instance["containerInstanceArn"]),
-                                ec2_instance_id,
-                                str(instance.get("status", "")),
-                            )
+        for cluster_arn in self._services.list_cluster_arns():
+            arns = [
+                arn
+                for page in self._client.get_paginator("list_container_instances").paginate(cluster=cluster_arn)
+                for arn in page.get("containerInstanceArns", [])
+            ]
+            for start in range(0, len(arns), 100):
+                described = self._client.describe_container_instances(
+                    cluster=cluster_arn, containerInstances=arns[start : start + 100]
+                )
+                for instance in described.get("containerInstances", []):
+                    if instance.get("ec2InstanceId") == ec2_instance_id:
+                        return ContainerInstance(
+                            cluster_arn,
+                            str(instance["containerInstanceArn"]),
+                            ec2_instance_id,
+                            str(instance.get("status", "")),
+                        )
         return None
 
     def drain(self, instance: ContainerInstance) -> None:
@@ -208,5 +216,5 @@ class CapacityGateway:
         return tasks
 
     def load_balancers(self, ref: ServiceRef) -> list[dict[str, Any]]:
-        services = self._client.describe_services(cluster=ref.cluster, services=[ref.name]).get("services", [])
-        return [dict(lb) for lb in services[0].get("loadBalancers", [])] if services else []
+        snapshot = self._services.describe_services([ref]).get(ref)
+        return list(snapshot.load_balancers) if snapshot else []

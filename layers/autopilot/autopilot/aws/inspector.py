@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from autopilot.aws.alarms import SERVICE_TAG
+from autopilot.aws.ecs import EcsGateway
 from autopilot.refs import ServiceRef
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class ServiceView:
 
 @dataclass
 class Inspector:
+    services_gateway: EcsGateway
     ecs: ECSClient
     elbv2: ElasticLoadBalancingv2Client
     autoscaling: AutoScalingClient
@@ -38,42 +40,27 @@ class Inspector:
     _task_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def clusters(self, only: str | None) -> list[str]:
-        if only:
-            return [only]
-        return [arn for page in self.ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+        return [only] if only else self.services_gateway.list_cluster_arns()
 
     def services(self, cluster: str) -> list[ServiceView]:
-        arns = [
-            arn
-            for page in self.ecs.get_paginator("list_services").paginate(cluster=cluster)
-            for arn in page["serviceArns"]
-        ]
+        gateway = self.services_gateway
         views = []
-        for start in range(0, len(arns), 10):
-            described = self.ecs.describe_services(cluster=cluster, services=arns[start : start + 10], include=["TAGS"])
-            for raw in described.get("services", []):
-                service: dict[str, Any] = dict(raw)
-                arn = str(service["taskDefinition"])
-                if arn not in self._task_definitions:
-                    self._task_definitions[arn] = dict(
-                        self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-                    )
-                views.append(
-                    ServiceView(
-                        ref=ServiceRef.from_arn(str(service["serviceArn"]), cluster),
-                        tags={str(t["key"]): str(t.get("value", "")) for t in service.get("tags", [])},
-                        task_definition=self._task_definitions[arn],
-                        load_balancers=[dict(lb) for lb in service.get("loadBalancers", [])],
-                        capacity_providers=[
-                            str(s["capacityProvider"]) for s in service.get("capacityProviderStrategy", [])
-                        ],
-                        launch_type=service.get("launchType"),
-                        # ECS's default for a replica service when the configuration does not say
-                        minimum_healthy_percent=(service.get("deploymentConfiguration") or {}).get(
-                            "minimumHealthyPercent", 100
-                        ),
-                    )
+        for snapshot in gateway.describe_service_arns(cluster, gateway.list_service_arns(cluster)):
+            arn = snapshot.task_definition
+            if arn not in self._task_definitions:
+                described = gateway.describe_task_definition(arn)
+                self._task_definitions[arn] = described.body if described else {}
+            views.append(
+                ServiceView(
+                    ref=snapshot.ref,
+                    tags=snapshot.tags,
+                    task_definition=self._task_definitions[arn],
+                    load_balancers=list(snapshot.load_balancers),
+                    capacity_providers=list(snapshot.capacity_providers),
+                    launch_type=snapshot.launch_type,
+                    minimum_healthy_percent=snapshot.minimum_healthy_percent,
                 )
+            )
         return views
 
     def deregistration_delay(self, target_group_arn: str) -> int | None:
@@ -128,8 +115,4 @@ class Inspector:
         return found
 
     def service_exists(self, ref: ServiceRef) -> bool:
-        try:
-            described = self.ecs.describe_services(cluster=ref.cluster, services=[ref.name])
-        except ClientError:
-            return False
-        return any(s.get("status") == "ACTIVE" for s in described.get("services", []))
+        return self.services_gateway.describe_services([ref]).get(ref) is not None

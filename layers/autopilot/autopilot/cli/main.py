@@ -401,7 +401,7 @@ def doctor(cluster: str | None, endpoint_url: str | None, table: str | None) -> 
     from autopilot.aws.inspector import Inspector
     from autopilot.doctor import examine
 
-    inspector = Inspector(clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
+    inspector = Inspector(adapters.ecs, clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
     with out.status("looking at clusters, services, target groups, hooks and alarms…"):
         findings = examine(inspector, adapters.config.load(), cluster)
     if not findings:
