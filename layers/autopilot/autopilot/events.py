@@ -270,7 +270,6 @@ class TaskContainer(BaseModel):
     exit_code: int | None = Field(default=None, alias="exitCode")
     reason: str | None = None
     last_status: str | None = Field(default=None, alias="lastStatus")
-    essential: bool | None = None
 
 
 class TaskAttachmentDetail(BaseModel):
