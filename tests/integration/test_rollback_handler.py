@@ -1,7 +1,9 @@
 """RollbackFunction under moto: sequences of ECS deployment and alarm events, as AWS documents them.
 
-moto runs no tasks and does not create a new entry in a service's `deployments` on UpdateService, so the
-events ECS would send are built here from the documented samples and the emulator's real state.
+moto runs no tasks. UpdateService starts a deployment in DescribeServices (autopilot.local.ecs_deployments), and
+the events ECS would send are built here from the documented samples and the emulator's real state: a test
+names a deployment `ecs-svc/N` for "the deployment of revision web:N", which the story turns into the id ECS
+gave that deployment.
 """
 
 from __future__ import annotations
@@ -99,12 +101,33 @@ class Story:
         )
         world.inventory()
         self.calls: Counter[str] = Counter()
+        self.ids: dict[str, str] = {}
         clients.ecs().meta.events.register("before-call.ecs.UpdateService", self._count)
 
     def _count(self, **kwargs: Any) -> None:
         self.calls["UpdateService"] += 1
 
+    def id(self, named: str) -> str:
+        """`ecs-svc/N` (N > 1) → the id ECS gave the deployment of web:N (`ecs-svc/1` stays: CreateService's)."""
+        if named not in self.ids:
+            deployments = self.world.ecs.describe_services(cluster="prod", services=["web"])["services"][0][
+                "deployments"
+            ]
+            revision = f"/web:{named.removeprefix('ecs-svc/')}"
+            found = [d["id"] for d in deployments if d["taskDefinition"].endswith(revision)]
+            if named == "ecs-svc/1" or not found:
+                return named
+            self.ids[named] = found[0]
+        return self.ids[named]
+
+    def real_id(self, event: dict[str, Any]) -> dict[str, Any]:
+        event = copy.deepcopy(event)
+        if "deploymentId" in event["detail"]:
+            event["detail"]["deploymentId"] = self.id(event["detail"]["deploymentId"])
+        return event
+
     def rollback(self, event: dict[str, Any]) -> dict[str, Any]:
+        event = self.real_id(event)
         assert self.world.project.route(event) == ["RollbackFunction"]
         result: dict[str, Any] = self.world.project.invoke("RollbackFunction", event)
         return result["results"][0] if len(result["results"]) == 1 else result
@@ -150,7 +173,7 @@ def test_failed_deployment_rolls_back_to_last_known_good_and_quarantines_the_dig
     state = ledger().service_state(WEB)
     assert digest in state.quarantined
     assert any(arn.endswith("web:2") for arn in state.bad_revisions)
-    assert ledger().ecs_deployment(WEB, "ecs-svc/2")["outcome"] == "ROLLED_BACK"
+    assert ledger().ecs_deployment(WEB, story.id("ecs-svc/2"))["outcome"] == "ROLLED_BACK"
     # the same bad digest pushed again is skipped as quarantined
     again = story.world.deliver(story.world.events.ecr_push("shop", digest, "latest"))
     assert outcomes(again) == {"prod/web": "SKIPPED"}
@@ -179,7 +202,7 @@ def test_late_completed_of_an_older_deployment_does_not_overwrite_newer_state(st
     assert ledger().service_state(WEB).last_known_good.endswith("web:2")
     stale = story.rollback(deployment_event("IN_PROGRESS", "ecs-svc/2", T0 + timedelta(minutes=10)))
     assert stale["outcome"] == "IGNORED"
-    assert ledger().ecs_deployment(WEB, "ecs-svc/2")["status"] == "COMPLETED"
+    assert ledger().ecs_deployment(WEB, story.id("ecs-svc/2"))["status"] == "COMPLETED"
 
 
 def test_late_completed_of_an_older_deployment_after_a_newer_in_progress(story: Story) -> None:
@@ -189,7 +212,7 @@ def test_late_completed_of_an_older_deployment_after_a_newer_in_progress(story: 
     late = story.rollback(deployment_event("COMPLETED", "ecs-svc/1", T0 + timedelta(minutes=3)))
     assert late["outcome"] == "SUCCEEDED"  # ecs-svc/1 did complete: web:1 is known good
     assert ledger().service_state(WEB).last_known_good.endswith("web:1")
-    assert ledger().ecs_deployment(WEB, "ecs-svc/2")["status"] == "IN_PROGRESS"  # untouched
+    assert ledger().ecs_deployment(WEB, story.id("ecs-svc/2"))["status"] == "IN_PROGRESS"  # untouched
     assert story.calls["UpdateService"] == 0
 
 
@@ -337,7 +360,7 @@ def test_any_order_and_duplication_of_one_deployments_events_ends_the_same(proje
         deliveries = [SEQUENCE[i] for i in list(order) + duplicates]
         for status, minute in deliveries:
             story.rollback(deployment_event(status, "ecs-svc/2", T0 + timedelta(minutes=minute)))
-        record = ledger().ecs_deployment(WEB, "ecs-svc/2")
+        record = ledger().ecs_deployment(WEB, story.id("ecs-svc/2"))
         assert (record["status"], record["outcome"]) == ("FAILED", "ROLLED_BACK")
         assert story.calls["UpdateService"] == 1
         assert story.revision() == "web:1"

@@ -8,8 +8,9 @@ quarantines its image digests. Never to a revision marked bad; at most N automat
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from autopilot.aws.alarms import AlarmGateway
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
-from autopilot.aws.ledger import DeploymentChange, Ledger, ServiceState
+from autopilot.aws.ledger import ClaimState, DeploymentChange, Ledger, RecordedAs, ServiceState
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
 from autopilot.messages import Message, Severity, emit
@@ -30,6 +31,7 @@ from autopilot.taskdef import container_images
 
 CIRCUIT_BREAKER_ROLLBACK = "ECS deployment circuit breaker: rolling back"
 HOUR = timedelta(hours=1)
+LEASE_SECONDS = 90  # longer than one invocation (timeout 60 s), shorter than Lambda's first retry
 
 
 class Outcome(StrEnum):
@@ -59,10 +61,14 @@ class RollbackPorts:
     max_rollbacks_per_hour: int = 2
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     region: str | None = None
+    flush: Callable[[], object] = lambda: None  # puts what was told on the queue before an outcome is recorded
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    lease_seconds: int = LEASE_SECONDS
 
 
 class RollbackRetryError(RuntimeError):
-    """UpdateService hit an error a retry may fix; raised so Lambda retries the event."""
+    """UpdateService hit an error a retry may fix, or another invocation holds the incident's claim; raised so
+    Lambda retries the event (or the failed-events queue keeps it for a redrive)."""
 
 
 def _iso(moment: datetime) -> str:
@@ -85,7 +91,9 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
     if isinstance(managed, RollbackReport):
         return managed
     snapshot, config = managed
-    task_definition, created_at = _deployment_task_definition(event, snapshot, ports.ledger, ref)
+    task_definition, created_at = _deployment_task_definition(event, snapshot, ports)
+    if task_definition is None:
+        return _unattributed(trigger, ref, event, config, ports)
     change = DeploymentChange(
         service=ref,
         deployment_id=event.detail.deployment_id,
@@ -96,8 +104,14 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
         reason=event.detail.reason,
         created_at=created_at,
     )
-    if not ports.ledger.record_ecs_deployment(change):
-        return _ignored(trigger, ref, "stale or duplicate event: a newer state is already recorded")
+    recorded = ports.ledger.record_ecs_deployment(change)
+    if recorded.status == RecordedAs.STALE:
+        return _ignored(trigger, ref, "stale event: a newer state of this deployment is already recorded")
+    if recorded.status == RecordedAs.SAME and recorded.item.get("outcome"):
+        return _ignored(trigger, ref, "duplicate event: this state change is recorded and handled")
+    if recorded.item.get("task_definition"):
+        task_definition = str(recorded.item["task_definition"])
+        change = replace(change, task_definition=task_definition)
     state = ports.ledger.service_state(ref)
     report = RollbackReport(
         trigger=trigger,
@@ -115,6 +129,26 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
     return report
 
 
+def _unattributed(
+    trigger: str, ref: ServiceRef, event: EcsDeploymentEvent, config: ServiceConfig, ports: RollbackPorts
+) -> RollbackReport:
+    """A deployment neither ECS nor the ledger can tie to a task definition: guessing "the current one" could
+    mark the last-known-good revision bad, so nothing is changed and people are told."""
+    reason = f"cannot tell which task definition deployment {event.detail.deployment_id} ran: not acted on"
+    if event.status == "FAILED":
+        _tell(
+            ports,
+            ref,
+            config,
+            "rollback.failed",
+            Severity.ERROR,
+            f"{ref}: deployment {event.detail.deployment_id} failed; {reason}",
+            {"reason": event.detail.reason or "deployment failed"},
+            event.detail.deployment_id,
+        )
+    return _ignored(trigger, ref, reason)
+
+
 def _started(
     report: RollbackReport, ref: ServiceRef, change: DeploymentChange, config: ServiceConfig, ports: RollbackPorts
 ) -> None:
@@ -129,6 +163,8 @@ def _started(
             {"reason": change.reason},
             change.deployment_id,
         )
+        ports.flush()
+        ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told")
         return
     ours = next(
         (
@@ -143,6 +179,8 @@ def _started(
     if ours:
         facts |= {"image": str(ours.get("image", "")), "from": _revision(str(ours.get("previous_task_definition")))}
     _tell(ports, ref, config, "deploy.started", Severity.INFO, f"{ref}: deploying {what}", facts, change.deployment_id)
+    ports.flush()
+    ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told")
 
 
 def _tell(
@@ -178,17 +216,20 @@ def _find_by_name(name: str, ledger: Ledger) -> ServiceRef | None:
 
 
 def _deployment_task_definition(
-    event: EcsDeploymentEvent, snapshot: ServiceSnapshot, ledger: Ledger, ref: ServiceRef
-) -> tuple[str, str | None]:
-    """The deployment's task definition: from DescribeServices' deployments, else as first recorded, else the
-    service's current one (a new deployment is the primary one)."""
+    event: EcsDeploymentEvent, snapshot: ServiceSnapshot, ports: RollbackPorts
+) -> tuple[str | None, str | None]:
+    """The deployment's own task definition: from DescribeServices' deployments, else as first recorded. Only a
+    new IN_PROGRESS or COMPLETED deployment may be taken to be the service's primary one; a FAILED one never
+    is (the service may already be back on last-known-good)."""
     for deployment in snapshot.deployments:
         if deployment.get("id") == event.detail.deployment_id and deployment.get("taskDefinition"):
             created = deployment.get("createdAt")
             return str(deployment["taskDefinition"]), _iso(created) if isinstance(created, datetime) else None
-    recorded = ledger.ecs_deployment(ref, event.detail.deployment_id)
+    recorded = ports.ledger.ecs_deployment(snapshot.ref, event.detail.deployment_id)
     if recorded and recorded.get("task_definition"):
         return str(recorded["task_definition"]), recorded.get("created_at")
+    if event.status == "FAILED":
+        return None, None
     return snapshot.task_definition, None
 
 
@@ -202,11 +243,12 @@ def _completed(
 ) -> RollbackReport:
     task_definition = change.task_definition
     if task_definition in state.bad_revisions:
+        ports.ledger.set_outcome(ref, change.deployment_id, Outcome.RECORDED, "completed, revision marked bad")
         report.outcome, report.reason = Outcome.RECORDED, "completed, but the revision is marked bad"
         return report
-    ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed")
     ports.ledger.set_deploy_status(ref, task_definition, Outcome.SUCCEEDED, change.updated_at)
     if not ports.ledger.set_last_known_good(ref, task_definition, change.order_key):
+        ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed")
         report.outcome, report.reason = Outcome.SUCCEEDED, "completed; a later deployment is already last-known-good"
         return report
     report.outcome, report.reason = Outcome.SUCCEEDED, f"completed; {_revision(task_definition)} is last-known-good"
@@ -220,6 +262,8 @@ def _completed(
         {"task definition": _revision(task_definition), "deployment": change.deployment_id},
         change.deployment_id,
     )
+    ports.flush()
+    ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed")
     return report
 
 
@@ -231,12 +275,11 @@ def _failed(
     state: ServiceState,
     ports: RollbackPorts,
 ) -> RollbackReport:
-    bad = report.task_definition or snapshot.task_definition
+    bad = report.task_definition or ""
     digests = _digests(bad, state, ports.ecs)
     if _ecs_is_rolling_back(ref, snapshot, ports.ledger):
         ports.ledger.mark_bad(ref, bad, digests)
         detail = "rolled back by the ECS deployment circuit breaker"
-        ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail)
         ports.ledger.set_deploy_status(ref, bad, Outcome.ROLLED_BACK, _iso(ports.clock()))
         report.outcome, report.reason = Outcome.ROLLED_BACK, f"{detail}; digests quarantined"
         _tell(
@@ -249,6 +292,8 @@ def _failed(
             {"quarantined": ", ".join(sorted(digests)) or "-"},
             report.deployment_id,
         )
+        ports.flush()
+        ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail)
         return report
     _tell(
         ports,
@@ -260,9 +305,7 @@ def _failed(
         {"reason": report.reason or "deployment failed", "deployment": report.deployment_id or ""},
         report.deployment_id,
     )
-    return roll_back(
-        report, ref, snapshot, config, state, ports, bad=bad, digests=digests, claim=report.deployment_id or bad
-    )
+    return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=digests)
 
 
 def _ecs_is_rolling_back(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Ledger) -> bool:
@@ -326,6 +369,18 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
     state = ports.ledger.service_state(ref)
     current = snapshot.task_definition
     if current == state.last_known_good:
+        unfinished = ports.ledger.unfinished_rollbacks(ref)
+        if unfinished:  # an earlier attempt rolled back and failed before recording it: finish that
+            bad = str(unfinished[0]["bad"])
+            report = RollbackReport(
+                trigger=str(unfinished[0].get("trigger") or trigger),
+                service=ref.key,
+                deployment_id=unfinished[0].get("deployment_id"),
+                task_definition=bad,
+                outcome=Outcome.RECORDED,
+                reason=str(unfinished[0].get("reason") or "alarm within the bake window"),
+            )
+            return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=set())
         return _ignored(trigger, ref, f"{_revision(current)} is the last-known-good revision")
     started, deployment_id = _deployment_started(ref, snapshot, ports.ledger)
     if started is None:
@@ -352,7 +407,6 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
         ports,
         bad=current,
         digests=_digests(current, state, ports.ecs),
-        claim=f"alarm:{current}",
     )
 
 
@@ -387,37 +441,59 @@ def roll_back(
     *,
     bad: str,
     digests: set[str],
-    claim: str,
 ) -> RollbackReport:
+    """One rollback per bad revision, whoever asks (a FAILED event, an alarm, their redeliveries and retries):
+    a lease on `ROLLBACK#<bad revision>` is taken, released if anything fails, and marked DONE with the outcome
+    only after the service is back on last-known-good and people were told."""
     ports.ledger.mark_bad(ref, bad, digests)
     facts = {"bad revision": _revision(bad), "quarantined": ", ".join(sorted(digests)) or "-"}
     target = state.last_known_good
     if not config.rollback:
-        return _finish(
-            report,
-            ref,
-            ports,
-            config,
-            Outcome.FAILED,
-            "autopilot:rollback=off: recorded, not rolled back",
-            facts=facts,
-            severity=Severity.ERROR,
-        )
+        reason = "autopilot:rollback=off: recorded, not rolled back"
+        return _finish(report, ref, ports, config, Outcome.FAILED, reason, facts=facts, severity=Severity.ERROR)
     if target is None or target in state.bad_revisions or target == bad:
+        reason = "no known good revision"
         return _finish(
-            report,
-            ref,
-            ports,
-            config,
-            Outcome.ROLLBACK_FAILED,
-            "no known good revision",
-            facts=facts,
-            severity=Severity.CRITICAL,
+            report, ref, ports, config, Outcome.ROLLBACK_FAILED, reason, facts=facts, severity=Severity.CRITICAL
         )
+    now = int(ports.clock().timestamp())
+    claim = ports.ledger.acquire_rollback(
+        ref,
+        bad,
+        ports.owner,
+        now,
+        ports.lease_seconds,
+        target=target,
+        trigger=report.trigger,
+        reason=report.reason,
+        deployment_id=report.deployment_id,
+    )
+    if claim.state == ClaimState.DONE:
+        return _already_handled(report, ref, claim.item, ports)
+    if claim.state == ClaimState.BUSY:
+        raise RollbackRetryError(f"{ref}: another invocation is rolling back {_revision(bad)}; retry later")
+    target = str(claim.item.get("target") or target)  # a resumed claim keeps the decision it was made with
+    try:
+        return _roll_back_claimed(report, ref, snapshot, config, state, ports, bad=bad, target=target, facts=facts)
+    except BaseException:
+        ports.ledger.release_rollback(ref, bad, ports.owner)
+        raise
+
+
+def _roll_back_claimed(
+    report: RollbackReport,
+    ref: ServiceRef,
+    snapshot: ServiceSnapshot,
+    config: ServiceConfig,
+    state: ServiceState,
+    ports: RollbackPorts,
+    *,
+    bad: str,
+    target: str,
+    facts: dict[str, str],
+) -> RollbackReport:
     now = ports.clock()
-    if not ports.ledger.claim_rollback(ref, claim, int(now.timestamp())):
-        report.outcome, report.reason = Outcome.IGNORED, "already handled: one rollback per failed deployment"
-        return report
+    claim = _Claim(bad)
     if state.rollbacks_since(int((now - HOUR).timestamp())) >= ports.max_rollbacks_per_hour:
         ports.ledger.set_frozen(ref, True)
         reason = (
@@ -425,24 +501,35 @@ def roll_back(
             "no rollback and no deploys until someone unfreezes it"
         )
         return _finish(
-            report, ref, ports, config, Outcome.ROLLBACK_FAILED, reason, facts=facts, severity=Severity.CRITICAL
-        )
-    try:
-        ports.ecs.update_service(ref, target)
-    except (ClientError, BotoCoreError) as error:
-        if is_retryable(error):
-            raise RollbackRetryError(f"{ref}: {describe_error(error)}") from error
-        return _finish(
             report,
             ref,
             ports,
             config,
             Outcome.ROLLBACK_FAILED,
-            describe_error(error),
+            reason,
             facts=facts,
             severity=Severity.CRITICAL,
+            claim=claim,
         )
+    if snapshot.task_definition != target:  # read first: an earlier attempt may have rolled back already
+        try:
+            ports.ecs.update_service(ref, target)
+        except (ClientError, BotoCoreError) as error:
+            if is_retryable(error):
+                raise RollbackRetryError(f"{ref}: {describe_error(error)}") from error
+            return _finish(
+                report,
+                ref,
+                ports,
+                config,
+                Outcome.ROLLBACK_FAILED,
+                describe_error(error),
+                facts=facts,
+                severity=Severity.CRITICAL,
+                claim=claim,
+            )
     report.rolled_back_to = target
+    claim.counted_at = int(now.timestamp())
     return _finish(
         report,
         ref,
@@ -452,7 +539,26 @@ def roll_back(
         f"rolled back to {_revision(target)} ({report.reason})",
         facts={**facts, "rolled back to": _revision(target)},
         severity=Severity.WARNING,
+        claim=claim,
     )
+
+
+def _already_handled(
+    report: RollbackReport, ref: ServiceRef, done: dict[str, object], ports: RollbackPorts
+) -> RollbackReport:
+    """The incident's rollback is DONE (its outcome was recorded with it). Another trigger of the same incident
+    records on its own deployment that it was handled; nothing else changes."""
+    outcome, reason, by = str(done.get("outcome", "")), str(done.get("outcome_reason", "")), str(done.get("trigger"))
+    if by != report.trigger and report.deployment_id:
+        ports.ledger.set_outcome(ref, report.deployment_id, outcome, f"handled with {by}: {reason}")
+    report.outcome, report.reason = Outcome.IGNORED, f"already handled: one rollback per bad revision ({by}: {outcome})"
+    return report
+
+
+@dataclass
+class _Claim:
+    bad: str
+    counted_at: int | None = None
 
 
 def _finish(
@@ -465,10 +571,10 @@ def _finish(
     *,
     facts: dict[str, str],
     severity: Severity,
+    claim: _Claim | None = None,
 ) -> RollbackReport:
-    """Record the outcome on the deployment, say it once, escalate what needs a person."""
-    if report.deployment_id:
-        ports.ledger.set_outcome(ref, report.deployment_id, outcome, reason)
+    """Say it once (flushed to the queue first), then record the outcome: on the deployment, and DONE on the
+    incident's claim. A failure before the record leaves the work to the retry, which repeats no side effect."""
     if report.task_definition:
         ports.ledger.set_deploy_status(ref, report.task_definition, outcome, _iso(ports.clock()))
     report.outcome, report.reason = outcome, reason
@@ -485,6 +591,22 @@ def _finish(
     )
     if severity == Severity.CRITICAL:
         logger.error("escalation", extra={"service": ref.key, "reason": reason})
+    ports.flush()
+    deployment = (report.deployment_id, outcome.value, reason) if report.deployment_id else None
+    if claim is None:
+        if deployment:
+            ports.ledger.set_outcome(ref, *deployment)
+        return report
+    ports.ledger.finish_rollback(
+        ref,
+        claim.bad,
+        ports.owner,
+        counted_at=claim.counted_at,
+        deployment=deployment,
+        outcome=outcome.value,
+        outcome_reason=reason,
+        trigger=report.trigger,
+    )
     return report
 
 

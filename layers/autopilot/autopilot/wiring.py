@@ -101,6 +101,7 @@ def rollback_ports(adapters: Adapters, region: str | None) -> RollbackPorts:
         alarms=adapters.alarms,
         max_rollbacks_per_hour=get_settings().max_auto_rollbacks_per_hour,
         region=region,
+        flush=flush_outbox,
     )
 
 

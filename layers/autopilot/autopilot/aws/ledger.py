@@ -10,10 +10,12 @@ Keys (PK, SK):
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -29,6 +31,7 @@ TTL_ATTRIBUTE = "expiration"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 MAX_UNPROCESSED_ROUNDS = 8
+CLAIM_TTL_SECONDS = 30 * 24 * 3600
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -121,6 +124,30 @@ class DeploymentChange:
     def order_key(self) -> str:
         rank = {"IN_PROGRESS": 0, "COMPLETED": 1, "FAILED": 1}.get(self.status, 0)
         return f"{self.updated_at}#{rank}#{self.event_time}"
+
+
+class RecordedAs(StrEnum):
+    NEW = "NEW"
+    SAME = "SAME"
+    STALE = "STALE"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    status: RecordedAs
+    item: dict[str, Any]
+
+
+class ClaimState(StrEnum):
+    ACQUIRED = "ACQUIRED"
+    DONE = "DONE"
+    BUSY = "BUSY"
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    item: dict[str, Any]
 
 
 def _now_iso() -> str:
@@ -331,10 +358,11 @@ class Ledger:
             )
 
     # -- ECS deployments (ours or anyone's), by deployment id ---------------------------------------
-    def record_ecs_deployment(self, change: DeploymentChange) -> bool:
-        """Record one status change unless a newer one is already recorded (events arrive duplicated and out
-        of order: the order key is the deployment's updatedAt, then the status rank, then the event time).
-        Returns False for a stale or duplicate event."""
+    def record_ecs_deployment(self, change: DeploymentChange) -> Recorded:
+        """Record one status change unless it or a newer one is already recorded (events arrive duplicated and
+        out of order: the order key is the deployment's updatedAt, then the status rank, then the event time).
+        NEW: recorded now. SAME: this very change was recorded before (a redelivery or a retry, which goes on
+        with whatever is not done yet). STALE: a newer change is recorded; this one changes nothing."""
         entry = {
             "status": change.status,
             "at": change.updated_at,
@@ -367,8 +395,10 @@ class Ledger:
                 },
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            recorded = self.ecs_deployment(change.service, change.deployment_id) or {}
+            same = recorded.get("order_key") == change.order_key
+            return Recorded(RecordedAs.SAME if same else RecordedAs.STALE, recorded)
+        return Recorded(RecordedAs.NEW, {})
 
     def ecs_deployment(self, ref: ServiceRef, deployment_id: str) -> dict[str, Any] | None:
         response = self._client.get_item(
@@ -379,12 +409,15 @@ class Ledger:
         return _plain(response["Item"]) if "Item" in response else None
 
     def set_outcome(self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str = "") -> None:
-        self._client.update_item(
-            TableName=self.table,
-            Key=_item({"PK": service_pk(ref), "SK": f"ECSDEPLOY#{deployment_id}"}),
-            UpdateExpression="SET outcome = :o, outcome_detail = :d, outcome_at = :t",
-            ExpressionAttributeValues={":o": {"S": outcome}, ":d": {"S": detail}, ":t": {"S": _now_iso()}},
-        )
+        self._client.update_item(**self._outcome_request(ref, deployment_id, outcome, detail))
+
+    def _outcome_request(self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Key": _item({"PK": service_pk(ref), "SK": f"ECSDEPLOY#{deployment_id}"}),
+            "UpdateExpression": "SET outcome = :o, outcome_detail = :d, outcome_at = :t",
+            "ExpressionAttributeValues": {":o": {"S": outcome}, ":d": {"S": detail}, ":t": {"S": _now_iso()}},
+        }
 
     def set_last_known_good(self, ref: ServiceRef, task_definition: str, order_key: str) -> bool:
         """Unless a later deployment already completed: a late COMPLETED of an older one changes nothing."""
@@ -393,7 +426,7 @@ class Ledger:
                 TableName=self.table,
                 Key=_item({"PK": service_pk(ref), "SK": STATE_SK}),
                 UpdateExpression="SET last_known_good = :td, last_known_good_order = :order",
-                ConditionExpression="attribute_not_exists(last_known_good_order) OR last_known_good_order < :order",
+                ConditionExpression="attribute_not_exists(last_known_good_order) OR last_known_good_order <= :order",
                 ExpressionAttributeValues={":td": {"S": task_definition}, ":order": {"S": order_key}},
             )
         except self._client.exceptions.ConditionalCheckFailedException:
@@ -414,39 +447,129 @@ class Ledger:
             ExpressionAttributeValues=values,
         )
 
-    def claim_rollback(self, ref: ServiceRef, deployment_id: str, now: int) -> bool:
-        """At most one rollback per failed deployment: a conditional claim before UpdateService; the claim
-        also counts towards the hourly loop guard."""
+    # -- leases: a claim on a piece of work that expires, is released on failure, and becomes DONE ----------
+    def acquire(self, pk: str, sk: str, owner: str, now: int, lease_seconds: int, **values: Any) -> Claim:
+        """Claim work for `lease_seconds`. ACQUIRED: ours now (an earlier claim that was released or whose lease
+        ran out is taken over, with its values). DONE: the work is finished (the item says how). BUSY: another
+        invocation holds a live lease: the caller fails so the platform retries later."""
+        names = {"#st": "state"}
+        assignments = ["#st = :claimed", "owner_id = :owner", "lease_until = :until", "#ttl = :ttl"]
+        attribute_values: dict[str, Any] = {
+            ":claimed": {"S": "CLAIMED"},
+            ":owner": {"S": owner},
+            ":until": {"N": str(now + lease_seconds)},
+            ":now": {"N": str(now)},
+            ":ttl": {"N": str(now + CLAIM_TTL_SECONDS)},
+        }
+        for index, (key, value) in enumerate(sorted(values.items())):
+            if value is None:
+                continue
+            names[f"#v{index}"] = key
+            attribute_values[f":v{index}"] = _serializer.serialize(value)
+            assignments.append(f"#v{index} = if_not_exists(#v{index}, :v{index})")
+        names["#ttl"] = TTL_ATTRIBUTE
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": _item(
-                                {
-                                    "PK": service_pk(ref),
-                                    "SK": f"ROLLBACK#{deployment_id}",
-                                    "at": now,
-                                    TTL_ATTRIBUTE: now + 7 * 24 * 3600,
-                                }
-                            ),
-                            "ConditionExpression": "attribute_not_exists(SK)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": _item({"PK": service_pk(ref), "SK": STATE_SK}),
-                            "UpdateExpression": "SET rollbacks = list_append(if_not_exists(rollbacks, :e), :now)",
-                            "ExpressionAttributeValues": {":e": {"L": []}, ":now": {"L": [{"N": str(now)}]}},
-                        }
-                    },
-                ]
+            response = self._client.update_item(
+                TableName=self.table,
+                Key=_item({"PK": pk, "SK": sk}),
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression="attribute_not_exists(#st) OR (#st = :claimed AND lease_until < :now)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attribute_values,
+                ReturnValues="ALL_NEW",
             )
-        except self._client.exceptions.TransactionCanceledException:
-            return False
-        return True
+        except self._client.exceptions.ConditionalCheckFailedException:
+            found = self._get(pk, sk) or {}
+            return Claim(ClaimState.DONE if found.get("state") == "DONE" else ClaimState.BUSY, found)
+        return Claim(ClaimState.ACQUIRED, _plain(response["Attributes"]))
+
+    def release(self, pk: str, sk: str, owner: str) -> None:
+        """Give a claim back after a failure: its values stay (the retry resumes them), its lease ends now."""
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):  # no longer ours
+            self._client.update_item(
+                TableName=self.table,
+                Key=_item({"PK": pk, "SK": sk}),
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="owner_id = :owner AND #st = :claimed",
+                ExpressionAttributeNames={"#st": "state"},
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":owner": {"S": owner}, ":claimed": {"S": "CLAIMED"}},
+            )
+
+    def finish(self, pk: str, sk: str, owner: str, **values: Any) -> None:
+        """Mark claimed work DONE with what came of it (only by the holder of the claim)."""
+        self._client.update_item(**self._finish_request(pk, sk, owner, values))
+
+    def _finish_request(self, pk: str, sk: str, owner: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        names = {"#st": "state"}
+        assignments = ["#st = :done"]
+        attribute_values: dict[str, Any] = {":done": {"S": "DONE"}, ":owner": {"S": owner}}
+        for index, (key, value) in enumerate(sorted(values.items())):
+            if value is None:
+                continue
+            names[f"#v{index}"] = key
+            attribute_values[f":v{index}"] = _serializer.serialize(value)
+            assignments.append(f"#v{index} = :v{index}")
+        return {
+            "TableName": self.table,
+            "Key": _item({"PK": pk, "SK": sk}),
+            "UpdateExpression": "SET " + ", ".join(assignments) + " REMOVE lease_until",
+            "ConditionExpression": "owner_id = :owner",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": attribute_values,
+        }
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self._client.get_item(TableName=self.table, Key=_item({"PK": pk, "SK": sk}), ConsistentRead=True)
+        return _plain(response["Item"]) if "Item" in response else None
+
+    # -- rollbacks: one claim per bad revision, shared by every trigger of the same incident -------------
+    def acquire_rollback(
+        self, ref: ServiceRef, bad: str, owner: str, now: int, lease_seconds: int, **values: Any
+    ) -> Claim:
+        return self.acquire(service_pk(ref), f"ROLLBACK#{bad}", owner, now, lease_seconds, bad=bad, **values)
+
+    def release_rollback(self, ref: ServiceRef, bad: str, owner: str) -> None:
+        self.release(service_pk(ref), f"ROLLBACK#{bad}", owner)
+
+    def finish_rollback(
+        self,
+        ref: ServiceRef,
+        bad: str,
+        owner: str,
+        *,
+        counted_at: int | None,
+        deployment: tuple[str, str, str] | None,
+        **values: Any,
+    ) -> None:
+        """DONE, the outcome on the ECS deployment (id, outcome, detail) and, when it rolled back, one more
+        rollback counted towards the hourly loop guard: in one transaction."""
+        finish = self._finish_request(service_pk(ref), f"ROLLBACK#{bad}", owner, values)
+        items: list[dict[str, Any]] = [{"Update": finish}]
+        if deployment is not None:
+            items.append({"Update": self._outcome_request(ref, *deployment)})
+        if counted_at is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _item({"PK": service_pk(ref), "SK": STATE_SK}),
+                        "UpdateExpression": "SET rollbacks = list_append(if_not_exists(rollbacks, :e), :now)",
+                        "ExpressionAttributeValues": {":e": {"L": []}, ":now": {"L": [{"N": str(counted_at)}]}},
+                    }
+                }
+            )
+        self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+
+    def unfinished_rollbacks(self, ref: ServiceRef) -> list[dict[str, Any]]:
+        """Rollbacks claimed but not DONE: a failed attempt whose retry must finish what it started."""
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :r)",
+            ExpressionAttributeValues={":pk": {"S": service_pk(ref)}, ":r": {"S": "ROLLBACK#"}},
+            ConsistentRead=True,
+        )
+        items = [_plain(item) for item in response.get("Items", [])]
+        return [item for item in items if item.get("state") == "CLAIMED"]
 
     def record_manual_rollback(self, ref: ServiceRef, previous: str, target: str, actor: str) -> None:
         """An operator's rollback, so the history shows it beside the automatic ones."""
@@ -486,17 +609,21 @@ class Ledger:
         """Carry an outcome over to the deployment we started of `task_definition`, if we started one."""
         for row in self.deployments(ref, limit=20):
             if row.get("new_task_definition") == task_definition:
-                self._client.update_item(
-                    TableName=self.table,
-                    Key=_item({"PK": service_pk(ref), "SK": row["SK"]}),
-                    UpdateExpression="SET #s = :s, history = list_append(if_not_exists(history, :e), :h)",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={
-                        ":s": {"S": status},
-                        ":e": {"L": []},
-                        ":h": {"L": [_serializer.serialize({"status": status, "at": at})]},
-                    },
-                )
+                if row.get("status") == status:
+                    return True  # already carried over (a retried invocation)
+                with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                    self._client.update_item(
+                        TableName=self.table,
+                        Key=_item({"PK": service_pk(ref), "SK": row["SK"]}),
+                        UpdateExpression="SET #s = :s, history = list_append(if_not_exists(history, :e), :h)",
+                        ConditionExpression="#s <> :s",
+                        ExpressionAttributeNames={"#s": "status"},
+                        ExpressionAttributeValues={
+                            ":s": {"S": status},
+                            ":e": {"L": []},
+                            ":h": {"L": [_serializer.serialize({"status": status, "at": at})]},
+                        },
+                    )
                 return True
         return False
 
