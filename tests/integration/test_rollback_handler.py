@@ -24,67 +24,13 @@ from autopilot.aws.ledger import Ledger
 from autopilot.local.emulator import create_stack_resources
 from autopilot.refs import ServiceRef
 from tests.conftest import sample
-from tests.integration.world import World, outcomes
+from tests.integration.world import T0, World, alarm_event, deployment_event, outcomes
 
 WEB = ServiceRef("prod", "web")
-T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
 def ledger() -> Ledger:
     return Ledger(boto3.client("dynamodb"), "ecs-autopilot-ledger")
-
-
-def deployment_event(
-    status: str,
-    deployment: str,
-    updated_at: datetime,
-    *,
-    reason: str | None = None,
-    event_time: datetime | None = None,
-    service: ServiceRef = WEB,
-) -> dict[str, Any]:
-    name = {
-        "IN_PROGRESS": "ecs-deployment-in-progress.json",
-        "COMPLETED": "ecs-deployment-completed.json",
-        "FAILED": "ecs-deployment-failed.json",
-    }[status]
-    event = copy.deepcopy(sample(name))
-    moment = event_time or updated_at
-    event.update(
-        id=f"{deployment}-{status}-{moment.timestamp()}",
-        account="123456789012",
-        region="us-west-2",
-        time=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        resources=[f"arn:aws:ecs:us-west-2:123456789012:service/{service.cluster}/{service.name}"],
-    )
-    event["detail"].update(deploymentId=deployment, updatedAt=updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    event["detail"]["reason"] = (
-        reason
-        or {
-            "IN_PROGRESS": f"ECS deployment {deployment} in progress.",
-            "COMPLETED": f"ECS deployment {deployment} completed.",
-            "FAILED": "ECS deployment circuit breaker: task failed to start.",
-        }[status]
-    )
-    return event
-
-
-def alarm_event(fired_at: datetime, previous: str = "OK", service: ServiceRef = WEB) -> dict[str, Any]:
-    event = copy.deepcopy(sample("alarm-ecs-service-metric.json"))
-    event.update(
-        account="123456789012",
-        region="us-west-2",
-        time=fired_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        id=f"alarm-{fired_at.timestamp()}",
-        resources=["arn:aws:cloudwatch:us-west-2:123456789012:alarm:web-cpu-high"],
-    )
-    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] = {
-        "ClusterName": service.cluster,
-        "ServiceName": service.name,
-    }
-    event["detail"]["previousState"]["value"] = previous
-    event["detail"]["state"]["timestamp"] = fired_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-    return event
 
 
 class Story:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -11,7 +13,11 @@ import boto3
 from autopilot.config.service_tags import is_valid_ecs_tag_value
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, image_manifest
+from autopilot.refs import ServiceRef
+from tests.conftest import sample
 
+WEB = ServiceRef("prod", "web")
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 SIDECAR = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 
@@ -123,3 +129,56 @@ def outcomes(report: Mapping[str, Any]) -> dict[str, str]:
 
 def reasons(report: Mapping[str, Any]) -> dict[str, str]:
     return {result["service"]: result["reason"] for result in report["results"]}
+
+
+def deployment_event(
+    status: str,
+    deployment: str,
+    updated_at: datetime,
+    *,
+    reason: str | None = None,
+    event_time: datetime | None = None,
+    service: ServiceRef = WEB,
+) -> dict[str, Any]:
+    name = {
+        "IN_PROGRESS": "ecs-deployment-in-progress.json",
+        "COMPLETED": "ecs-deployment-completed.json",
+        "FAILED": "ecs-deployment-failed.json",
+    }[status]
+    event = copy.deepcopy(sample(name))
+    moment = event_time or updated_at
+    event.update(
+        id=f"{deployment}-{status}-{moment.timestamp()}",
+        account="123456789012",
+        region="us-west-2",
+        time=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        resources=[f"arn:aws:ecs:us-west-2:123456789012:service/{service.cluster}/{service.name}"],
+    )
+    event["detail"].update(deploymentId=deployment, updatedAt=updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    event["detail"]["reason"] = (
+        reason
+        or {
+            "IN_PROGRESS": f"ECS deployment {deployment} in progress.",
+            "COMPLETED": f"ECS deployment {deployment} completed.",
+            "FAILED": "ECS deployment circuit breaker: task failed to start.",
+        }[status]
+    )
+    return event
+
+
+def alarm_event(fired_at: datetime, previous: str = "OK", service: ServiceRef = WEB) -> dict[str, Any]:
+    event = copy.deepcopy(sample("alarm-ecs-service-metric.json"))
+    event.update(
+        account="123456789012",
+        region="us-west-2",
+        time=fired_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        id=f"alarm-{fired_at.timestamp()}",
+        resources=["arn:aws:cloudwatch:us-west-2:123456789012:alarm:web-cpu-high"],
+    )
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] = {
+        "ClusterName": service.cluster,
+        "ServiceName": service.name,
+    }
+    event["detail"]["previousState"]["value"] = previous
+    event["detail"]["state"]["timestamp"] = fired_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return event

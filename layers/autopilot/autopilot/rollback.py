@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from autopilot.aws.alarms import AlarmGateway
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
@@ -51,6 +51,7 @@ class RollbackReport(BaseModel):
     reason: str
     task_definition: str | None = None
     rolled_back_to: str | None = None
+    status: str | None = Field(default=None, exclude=True)  # the ECS status change being handled, if any
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
     recorded = ports.ledger.record_ecs_deployment(change)
     if recorded.status == RecordedAs.STALE:
         return _ignored(trigger, ref, "stale event: a newer state of this deployment is already recorded")
-    if recorded.status == RecordedAs.SAME and recorded.item.get("outcome"):
+    if recorded.status == RecordedAs.SAME and recorded.item.get("handled") == event.status:
         return _ignored(trigger, ref, "duplicate event: this state change is recorded and handled")
     if recorded.item.get("task_definition"):
         task_definition = str(recorded.item["task_definition"])
@@ -120,6 +121,7 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
         task_definition=task_definition,
         outcome=Outcome.RECORDED,
         reason=event.detail.reason,
+        status=event.status,
     )
     if event.status == "COMPLETED":
         return _completed(report, ref, change, state, config, ports)
@@ -164,7 +166,7 @@ def _started(
             change.deployment_id,
         )
         ports.flush()
-        ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told")
+        ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told", change.status)
         return
     ours = next(
         (
@@ -180,7 +182,7 @@ def _started(
         facts |= {"image": str(ours.get("image", "")), "from": _revision(str(ours.get("previous_task_definition")))}
     _tell(ports, ref, config, "deploy.started", Severity.INFO, f"{ref}: deploying {what}", facts, change.deployment_id)
     ports.flush()
-    ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told")
+    ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told", change.status)
 
 
 def _tell(
@@ -243,12 +245,14 @@ def _completed(
 ) -> RollbackReport:
     task_definition = change.task_definition
     if task_definition in state.bad_revisions:
-        ports.ledger.set_outcome(ref, change.deployment_id, Outcome.RECORDED, "completed, revision marked bad")
+        ports.ledger.set_outcome(
+            ref, change.deployment_id, Outcome.RECORDED, "completed, revision marked bad", "COMPLETED"
+        )
         report.outcome, report.reason = Outcome.RECORDED, "completed, but the revision is marked bad"
         return report
     ports.ledger.set_deploy_status(ref, task_definition, Outcome.SUCCEEDED, change.updated_at)
     if not ports.ledger.set_last_known_good(ref, task_definition, change.order_key):
-        ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed")
+        ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed", "COMPLETED")
         report.outcome, report.reason = Outcome.SUCCEEDED, "completed; a later deployment is already last-known-good"
         return report
     report.outcome, report.reason = Outcome.SUCCEEDED, f"completed; {_revision(task_definition)} is last-known-good"
@@ -263,7 +267,7 @@ def _completed(
         change.deployment_id,
     )
     ports.flush()
-    ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed")
+    ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed", "COMPLETED")
     return report
 
 
@@ -293,7 +297,7 @@ def _failed(
             report.deployment_id,
         )
         ports.flush()
-        ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail)
+        ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail, "FAILED")
         return report
     _tell(
         ports,
@@ -380,7 +384,8 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
                 outcome=Outcome.RECORDED,
                 reason=str(unfinished[0].get("reason") or "alarm within the bake window"),
             )
-            return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=set())
+            digests = _digests(bad, state, ports.ecs)
+            return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=digests)
         return _ignored(trigger, ref, f"{_revision(current)} is the last-known-good revision")
     started, deployment_id = _deployment_started(ref, snapshot, ports.ledger)
     if started is None:
@@ -550,7 +555,7 @@ def _already_handled(
     records on its own deployment that it was handled; nothing else changes."""
     outcome, reason, by = str(done.get("outcome", "")), str(done.get("outcome_reason", "")), str(done.get("trigger"))
     if by != report.trigger and report.deployment_id:
-        ports.ledger.set_outcome(ref, report.deployment_id, outcome, f"handled with {by}: {reason}")
+        ports.ledger.set_outcome(ref, report.deployment_id, outcome, f"handled with {by}: {reason}", report.status)
     report.outcome, report.reason = Outcome.IGNORED, f"already handled: one rollback per bad revision ({by}: {outcome})"
     return report
 
@@ -592,7 +597,7 @@ def _finish(
     if severity == Severity.CRITICAL:
         logger.error("escalation", extra={"service": ref.key, "reason": reason})
     ports.flush()
-    deployment = (report.deployment_id, outcome.value, reason) if report.deployment_id else None
+    deployment = (report.deployment_id, outcome.value, reason, report.status) if report.deployment_id else None
     if claim is None:
         if deployment:
             ports.ledger.set_outcome(ref, *deployment)

@@ -408,15 +408,26 @@ class Ledger:
         )
         return _plain(response["Item"]) if "Item" in response else None
 
-    def set_outcome(self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str = "") -> None:
-        self._client.update_item(**self._outcome_request(ref, deployment_id, outcome, detail))
+    def set_outcome(
+        self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str = "", handled: str | None = None
+    ) -> None:
+        """The outcome of a deployment; `handled` names the status change whose handling this completes (a
+        redelivery of that change is then a duplicate; a retry of an unfinished one is not)."""
+        self._client.update_item(**self._outcome_request(ref, deployment_id, outcome, detail, handled))
 
-    def _outcome_request(self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str) -> dict[str, Any]:
+    def _outcome_request(
+        self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str, handled: str | None = None
+    ) -> dict[str, Any]:
+        values = {":o": {"S": outcome}, ":d": {"S": detail}, ":t": {"S": _now_iso()}}
+        expression = "SET outcome = :o, outcome_detail = :d, outcome_at = :t"
+        if handled:
+            values[":h"] = {"S": handled}
+            expression += ", handled = :h"
         return {
             "TableName": self.table,
             "Key": _item({"PK": service_pk(ref), "SK": f"ECSDEPLOY#{deployment_id}"}),
-            "UpdateExpression": "SET outcome = :o, outcome_detail = :d, outcome_at = :t",
-            "ExpressionAttributeValues": {":o": {"S": outcome}, ":d": {"S": detail}, ":t": {"S": _now_iso()}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
         }
 
     def set_last_known_good(self, ref: ServiceRef, task_definition: str, order_key: str) -> bool:
@@ -538,11 +549,11 @@ class Ledger:
         owner: str,
         *,
         counted_at: int | None,
-        deployment: tuple[str, str, str] | None,
+        deployment: tuple[str, str, str, str | None] | None,
         **values: Any,
     ) -> None:
-        """DONE, the outcome on the ECS deployment (id, outcome, detail) and, when it rolled back, one more
-        rollback counted towards the hourly loop guard: in one transaction."""
+        """DONE, the outcome on the ECS deployment (id, outcome, detail, status handled) and, when it rolled
+        back, one more rollback counted towards the hourly loop guard: in one transaction."""
         finish = self._finish_request(service_pk(ref), f"ROLLBACK#{bad}", owner, values)
         items: list[dict[str, Any]] = [{"Update": finish}]
         if deployment is not None:

@@ -1,0 +1,152 @@
+"""The fault sweep: each action run once clean, then once per AWS call position with one transient failure at
+that call, the platform retrying as it would. Used by tests/integration/test_fault_sweep.py and `make bench`.
+
+A run converges when the final AWS state, the ledger and the queued messages equal the clean run's, and each of
+the action's side effects (UpdateService, CompleteLifecycleAction, …) reached AWS exactly as often.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from autopilot.aws import clients
+from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
+from autopilot.local.project import Project
+from autopilot.local.sample_events import EventFactory
+from tests.faults import Faults, ledger_state, queued_messages, until_done
+from tests.integration.world import T0, World, alarm_event, deployment_event
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = '{"policies": {"stable": "semver:^1.2"}}'
+
+
+@dataclass
+class Run:
+    state: dict[str, Any]
+    done: Counter[str]
+    calls: int
+    deliveries: int
+
+
+@dataclass
+class Sweep:
+    action: str
+    positions: int
+    converged: int
+    failures: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"fault_sweep action={self.action} positions={self.positions} converged={self.converged}"
+
+
+@dataclass
+class Scenario:
+    name: str
+    setup: Callable[[World], dict[str, Any]]
+    act: Callable[[World, dict[str, Any]], int]  # returns the number of deliveries it took
+    observe: Callable[[World, dict[str, Any]], dict[str, Any]]
+    effects: tuple[str, ...]
+
+
+def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rate: float = 0.0, seed: int = 0) -> Run:
+    with mock_aws():
+        boto3.setup_default_session()
+        clients.clear_caches()
+        create_stack_resources(project, config_document=CONFIG)
+        world = World(project, EventFactory(ROOT / "events", account=LOCAL_ACCOUNT, region=LOCAL_REGION))
+        context = scenario.setup(world)
+        faults = Faults(fail_at=fail_at, rate=rate, seed=seed).install()
+        with faults.active():
+            deliveries = scenario.act(world, context)
+        state = scenario.observe(world, context)
+        clients.clear_caches()
+        return Run(state=state, done=faults.done(), calls=len(faults.calls), deliveries=deliveries)
+
+
+def differences(clean: Run, other: Run, effects: tuple[str, ...]) -> list[str]:
+    found = [f"{key} differs" for key in clean.state if clean.state[key] != other.state.get(key)]
+    found += [
+        f"{effect} ×{other.done[effect]} (clean ×{clean.done[effect]})"
+        for effect in effects
+        if other.done[effect] != clean.done[effect]
+    ]
+    return found
+
+
+def sweep(scenario: Scenario, project: Project) -> Sweep:
+    clean = run(scenario, project)
+    result = Sweep(scenario.name, clean.calls, 0)
+    for position in range(clean.calls):
+        faulted = run(scenario, project, fail_at=position)
+        problems = differences(clean, faulted, scenario.effects)
+        if problems:
+            result.failures.append(f"call {position}: {', '.join(problems)}")
+        else:
+            result.converged += 1
+    return result
+
+
+# -- rollback: a FAILED deployment, and an alarm in the bake window ---------------------------------------
+def _rollback_world(world: World) -> dict[str, Any]:
+    world.cluster("prod")
+    world.service(
+        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+    )
+    world.inventory()
+    rollback = world.project.handler("RollbackFunction")
+    invoke = lambda event: world.project.invoke("RollbackFunction", event)  # noqa: E731
+    assert rollback is not None
+    invoke(deployment_event("IN_PROGRESS", "ecs-svc/1", T0))
+    invoke(deployment_event("COMPLETED", "ecs-svc/1", T0 + timedelta(minutes=3)))
+    world.push("shop", "latest", label="bad build")
+    deployments = world.ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"]
+    bad = next(d for d in deployments if d["status"] == "PRIMARY")
+    invoke(deployment_event("IN_PROGRESS", bad["id"], T0 + timedelta(minutes=10)))
+    return {"deployment": bad["id"], "started": bad["createdAt"]}
+
+
+def _deliver_rollback(world: World, event: dict[str, Any]) -> int:
+    return until_done(lambda: world.project.invoke("RollbackFunction", event))[1]
+
+
+def _failed(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    return deployment_event("FAILED", context["deployment"], T0 + timedelta(minutes=15))
+
+
+def _alarm(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    return alarm_event(context["started"] + timedelta(minutes=5))
+
+
+def _service_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "task_definition": world.running("prod", "web")["taskDefinitionArn"].rsplit("/", 1)[-1],
+        "ledger": ledger_state(),
+        "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"]),
+    }
+
+
+ROLLBACK_ON_FAILED = Scenario(
+    name="rollback_failed_deployment",
+    setup=_rollback_world,
+    act=lambda world, context: _deliver_rollback(world, _failed(world, context)),
+    observe=_service_state,
+    effects=("ecs.UpdateService",),
+)
+ROLLBACK_ON_ALARM = Scenario(
+    name="rollback_alarm",
+    setup=_rollback_world,
+    act=lambda world, context: _deliver_rollback(world, _alarm(world, context)),
+    observe=_service_state,
+    effects=("ecs.UpdateService",),
+)
+
+SCENARIOS = [ROLLBACK_ON_FAILED, ROLLBACK_ON_ALARM]
