@@ -150,3 +150,44 @@ ROLLBACK_ON_ALARM = Scenario(
 )
 
 SCENARIOS = [ROLLBACK_ON_FAILED, ROLLBACK_ON_ALARM]
+
+
+# -- deploy on push: three services of one repository, one push -----------------------------------------
+DEPLOY_SERVICES = ("api", "web", "worker")
+
+
+def _deploy_world(world: World) -> dict[str, Any]:
+    world.cluster("prod")
+    for name in DEPLOY_SERVICES:
+        world.service(
+            "prod", name, world.web_task_definition(name, "shop", tag="1.0.0"), {"autopilot:deploy": "semver:1.x"}
+        )
+    world.inventory()
+    digest = world.push_image("shop", "1.2.0")
+    return {"event": world.events.ecr_push("shop", digest, "1.2.0")}
+
+
+def _deploy_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "services": {name: world.image_of("prod", name) for name in DEPLOY_SERVICES},
+        "task_definitions": {
+            name: world.running("prod", name)["taskDefinitionArn"].rsplit("/", 1)[-1] for name in DEPLOY_SERVICES
+        },
+        "ledger": ledger_state(),
+        "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"]),
+    }
+
+
+def _deliver_push(world: World, context: dict[str, Any]) -> int:
+    return until_done(lambda: world.deliver(context["event"]))[1]
+
+
+DEPLOY_ON_PUSH = Scenario(
+    name="deploy_push",
+    setup=_deploy_world,
+    act=lambda world, context: _deliver_push(world, context),
+    observe=_deploy_state,
+    effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
+)
+
+SCENARIOS.append(DEPLOY_ON_PUSH)

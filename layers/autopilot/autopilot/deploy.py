@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot, TaskDefinitionSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
 from autopilot.aws.ledger import DeploymentRecord, IndexEntry, Ledger, ServiceState
+from autopilot.config.document import ConfigUnavailableError
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
@@ -72,6 +73,14 @@ class DeployIncompleteError(RuntimeError):
     """Some services hit errors a retry may fix (throttling, 5xx); raised after every other service ran."""
 
 
+class DecisionRaceError(RuntimeError):
+    """The service's deployed image changed under every decision this push made for it."""
+
+
+def _family(task_definition_arn: str) -> str:
+    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
 @dataclass(frozen=True)
 class DeployPorts:
     ecs: EcsGateway
@@ -87,6 +96,10 @@ class _Candidate:
     state: ServiceState
     images: dict[str, str] | None = None
     task_definition: TaskDefinitionSnapshot | None = None
+    latest: TaskDefinitionSnapshot | None = None  # the family's newest revision, when it is not the service's
+
+
+MAX_DECISION_ROUNDS = 3
 
 
 def deploy_pushed_image(push: EcrImageActionEvent, ports: DeployPorts, *, dry_run: bool = False) -> DeployReport:
@@ -125,22 +138,30 @@ class _DeployRun:
         self.retryable_errors: list[str] = []
 
     def execute(self, entries: list[IndexEntry]) -> None:
+        """Shared reads first (state, services); then each service on its own: an error of one service is
+        that service's outcome, the others go on, and the push is retried for the ones a retry may fix."""
         states = self.ports.ledger.service_states(entry.service for entry in entries)
         services = self.ports.ecs.describe_services(entry.service for entry in entries)
-        candidates = []
+        loaded: dict[str, tuple[TaskDefinitionSnapshot | None, TaskDefinitionSnapshot | None]] = {}
+        new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         for entry in sorted(entries, key=lambda e: e.service):
             snapshot = services.get(entry.service)
             if snapshot is None:
                 self._repair_index(entry, "service no longer exists")
                 continue
-            candidate = self._screen(entry, snapshot, states[entry.service])
-            if candidate is not None:
-                candidates.append(candidate)
-        self._load_task_definitions(candidates)
-        planned = [c for c in candidates if c.task_definition is not None and self._plan(c)]
-        new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-        for candidate in planned:
-            self._deploy(candidate, new_revisions)
+            candidate: _Candidate | None = None
+            try:
+                candidate = self._screen(entry, snapshot, states[entry.service])
+                if candidate is None or not self._load_task_definition(candidate, loaded):
+                    continue
+                for _ in range(MAX_DECISION_ROUNDS):
+                    if not self._plan(candidate) or self._deploy(candidate, new_revisions):
+                        break
+                    candidate.state = self.ports.ledger.service_states([entry.service])[entry.service]
+                else:
+                    raise DecisionRaceError(f"{entry.service}: the service's deployed image kept changing")
+            except (ClientError, BotoCoreError, ConfigUnavailableError, DecisionRaceError) as error:
+                self._failed(entry, candidate.config if candidate else None, error)
 
     # -- screening: tags, controller, freeze, quarantine ---------------------------------------------
     def _screen(self, entry: IndexEntry, service: ServiceSnapshot, state: ServiceState) -> _Candidate | None:
@@ -190,15 +211,25 @@ class _DeployRun:
             return None
         return _Candidate(entry=entry, service=service, config=config, state=state)
 
-    def _load_task_definitions(self, candidates: list[_Candidate]) -> None:
-        loaded: dict[str, TaskDefinitionSnapshot | None] = {}
-        for candidate in candidates:
-            arn = candidate.service.task_definition
-            if arn not in loaded:
-                loaded[arn] = self.ports.ecs.describe_task_definition(arn)
-            candidate.task_definition = loaded[arn]
-            if candidate.task_definition is None:
-                self._repair_index(candidate.entry, f"task definition {arn} no longer exists")
+    def _load_task_definition(
+        self,
+        candidate: _Candidate,
+        loaded: dict[str, tuple[TaskDefinitionSnapshot | None, TaskDefinitionSnapshot | None]],
+    ) -> bool:
+        """The service's task definition, read through its family's newest revision (one call when they are the
+        same, as usual); a newer revision is kept to be reused if it is exactly the one this push would make."""
+        arn = candidate.service.task_definition
+        if arn not in loaded:
+            latest = self.ports.ecs.describe_task_definition(_family(arn))
+            if latest is not None and latest.arn == arn:
+                loaded[arn] = (latest, None)
+            else:
+                loaded[arn] = (self.ports.ecs.describe_task_definition(arn), latest)
+        candidate.task_definition, candidate.latest = loaded[arn]
+        if candidate.task_definition is None:
+            self._repair_index(candidate.entry, f"task definition {arn} no longer exists")
+            return False
+        return True
 
     # -- planning: containers, policy, no-op --------------------------------------------------------
     def _plan(self, candidate: _Candidate) -> bool:
@@ -216,15 +247,25 @@ class _DeployRun:
         current = {c["name"]: str(c.get("image", "")) for c in body.get("containerDefinitions", [])}
         digest = self.push.detail.image_digest
         if self._already_running(candidate, [current[c] for c in containers]):
-            self._result(
-                name,
-                Outcome.UNCHANGED,
-                f"already runs {digest}",
-                config=config,
-                previous=candidate.service.task_definition,
-            )
+            deployed = candidate.state.deployed(self.repository)
+            if deployed is not None and deployed.event_id == self.push.id:  # this push deployed it (a retry)
+                self._result(name, Outcome.DEPLOYED, f"deployed {digest}", config=config, new=deployed.task_definition)
+            else:
+                self._result(
+                    name,
+                    Outcome.UNCHANGED,
+                    f"already runs {digest}",
+                    config=config,
+                    previous=candidate.service.task_definition,
+                )
             return False
         assert config.deploy is not None  # noqa: S101 - screened
+        deployed = candidate.state.deployed(self.repository)
+        if deployed is not None and deployed.event_id == self.push.id:  # decided by an earlier attempt: finish it
+            candidate.images = dict.fromkeys(
+                containers, pinned_image(self.repository, tag=self.push.tag, digest=digest, pin=config.pin)
+            )
+            return True
         decision = config.deploy.decide(self.push.tag, self._running_tag(candidate, current[containers[0]]))
         if not decision.deploy:
             self._result(name, Outcome.SKIPPED, decision.reason, config=config)
@@ -246,20 +287,22 @@ class _DeployRun:
         )
 
     def _running_tag(self, candidate: _Candidate, image: str) -> str | None:
-        """The tag the service runs now; survives digest pinning through the ledger."""
+        """The tag the service runs now, or is being deployed to; survives digest pinning through the ledger."""
         ref = _parse(image)
-        deployed = candidate.state.deployed(self.repository)
-        if deployed is not None and (
-            deployed.task_definition == candidate.service.task_definition
-            or (ref is not None and ref.digest is not None and ref.digest == deployed.digest)
-        ):
-            return deployed.tag
-        return ref.tag if ref is not None else None
+        return candidate.state.running_tag(
+            self.repository,
+            candidate.service.task_definition,
+            ref.tag if ref is not None else None,
+            ref.digest if ref is not None else None,
+        )
 
     # -- deploying ----------------------------------------------------------------------------------
-    def _deploy(self, candidate: _Candidate, new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str]) -> None:
+    def _deploy(self, candidate: _Candidate, new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str]) -> bool:
+        """Register (or reuse) the revision, write the decision conditioned on the state it was made from, then
+        UpdateService, then check that no newer decision replaced ours meanwhile. False: another push changed
+        the service's deployed image first, decide again."""
         assert candidate.task_definition is not None and candidate.images is not None  # noqa: S101
-        name = candidate.entry.service.key
+        ref, name = candidate.entry.service, candidate.entry.service.key
         current = candidate.task_definition
         changes = [
             ContainerChange(container=c, old_image=o, new_image=n)
@@ -275,18 +318,27 @@ class _DeployRun:
                 previous=current.arn,
                 changes=changes,
             )
-            return
-        key = (current.arn, tuple(sorted(candidate.images.items())))
-        try:
-            if key not in new_revisions:
-                request = registration_request(current.body, current.tags, candidate.images)
-                new_revisions[key] = self.ports.ecs.register_task_definition(request)
-            new_arn = new_revisions[key]
-            self.ports.ecs.update_service(candidate.entry.service, new_arn)
-            self.ports.ledger.record_deployment(self._record(candidate, new_arn, changes))
-        except (ClientError, BotoCoreError) as error:
-            self._failed(candidate, error, policy)
-            return
+            return True
+        new_arn = self._revision(candidate, new_revisions)
+        record = self._record(candidate, new_arn, changes)
+        before = candidate.state.deployed(self.repository)
+        decided_before = before is not None and before.event_id == self.push.id and before.task_definition == new_arn
+        if not decided_before and not self.ports.ledger.decide_deployment(record, before):
+            logger.info("another push changed the service first; deciding again", extra={"service": name})
+            return False
+        if candidate.service.task_definition != new_arn:
+            try:
+                self.ports.ecs.update_service(ref, new_arn)
+            except (ClientError, BotoCoreError) as error:
+                if not is_retryable(error):
+                    self.ports.ledger.undo_decision(record, None if decided_before else before, describe_error(error))
+                raise
+        now = self.ports.ledger.deployed_image(ref, self.repository)
+        if now is not None and now.event_id != self.push.id:  # a newer decision landed while we deployed
+            if now.task_definition and now.task_definition != new_arn:
+                self.ports.ecs.update_service(ref, now.task_definition)  # ours may have landed last: theirs stands
+            self._result(name, Outcome.SKIPPED, f"superseded by the push of {now.tag}", policy=policy)
+            return True
         self._result(
             name,
             Outcome.DEPLOYED,
@@ -298,6 +350,24 @@ class _DeployRun:
         )
         # "deploy started" is told when ECS reports the deployment IN_PROGRESS (RollbackFunction): a push
         # stays at its API-call budget, and one message covers deployments made by anyone.
+        return True
+
+    def _revision(
+        self, candidate: _Candidate, new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str]
+    ) -> str:
+        """One new revision per (task definition, images) in a push; the family's newest revision when it is
+        exactly that one already (registered by an earlier attempt of this push)."""
+        assert candidate.task_definition is not None and candidate.images is not None  # noqa: S101
+        current = candidate.task_definition
+        key = (current.arn, tuple(sorted(candidate.images.items())))
+        if key not in new_revisions:
+            request = registration_request(current.body, current.tags, candidate.images)
+            latest = candidate.latest
+            if latest is not None and registration_request(latest.body, latest.tags, {}) == request:
+                new_revisions[key] = latest.arn
+            else:
+                new_revisions[key] = self.ports.ecs.register_task_definition(request)
+        return new_revisions[key]
 
     def _record(self, candidate: _Candidate, new_arn: str, changes: list[ContainerChange]) -> DeploymentRecord:
         return DeploymentRecord(
@@ -310,26 +380,29 @@ class _DeployRun:
             digest=self.push.detail.image_digest,
             event_id=self.push.id,
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            pushed_at=self.push.time.astimezone(UTC).isoformat(timespec="milliseconds"),
         )
 
-    def _failed(self, candidate: _Candidate, error: BaseException, policy: str | None) -> None:
-        name = candidate.entry.service.key
+    def _failed(self, entry: IndexEntry, config: ServiceConfig | None, error: BaseException) -> None:
+        name = entry.service.key
+        policy = config.deploy_text if config else None
         text = describe_error(error)
-        if is_retryable(error):
+        if is_retryable(error) or isinstance(error, (ConfigUnavailableError, DecisionRaceError)):
             self.retryable_errors.append(f"{name}: {text}")
             self._result(name, Outcome.ERROR, f"will retry: {text}", policy=policy)
             logger.warning("deploy hit a retryable error", extra={"service": name, "error": text})
             return
         self._result(name, Outcome.ERROR, text, policy=policy)
         logger.error("deploy failed", extra={"service": name, "error": text})
-        self._tell(
-            candidate.entry,
-            "deploy.error",
-            Severity.ERROR,
-            f"{name}: deploy of {self.repository.name}:{self.push.tag} failed",
-            {"error": text},
-            candidate.config,
-        )
+        if config is not None:
+            self._tell(
+                entry,
+                "deploy.error",
+                Severity.ERROR,
+                f"{name}: deploy of {self.repository.name}:{self.push.tag} failed",
+                {"error": text},
+                config,
+            )
 
     def _config_error(self, entry: IndexEntry, problem: str, config: ServiceConfig) -> None:
         """One clear error naming the service, the tag and what is wrong; the service is skipped."""

@@ -66,10 +66,9 @@ def plan_push(
     if not containers:
         raise PlanError(f"no container of {task_definition.family_revision} uses {pushed.repository_ref}")
     state = ledger.service_state(ref)
-    deployed = state.deployed(pushed.repository_ref)
     current = {c.name: c.image for c in container_images(task_definition.body)}
     running_ref = ImageRef.parse(current[containers[0]])
-    running_tag = deployed.tag if deployed and deployed.task_definition == service.task_definition else running_ref.tag
+    running_tag = state.running_tag(pushed.repository_ref, service.task_definition, running_ref.tag, running_ref.digest)
     if config.deploy is None:
         decision, deploys = "not managed (no autopilot:deploy tag)", False
     else:

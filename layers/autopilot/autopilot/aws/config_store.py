@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from autopilot.config.document import ConfigDocument, ConfigDocumentError
+from autopilot.config.document import ConfigDocument, ConfigUnavailableError
 from autopilot.observability import logger
 
 if TYPE_CHECKING:
@@ -32,7 +32,9 @@ class ConfigStore:
                     extra={"parameter": self.parameter_name},
                 )
                 return ConfigDocument()
-            raise ConfigDocumentError(f"cannot read configuration document {self.parameter_name}: {error}") from error
+            raise ConfigUnavailableError(
+                f"cannot read configuration document {self.parameter_name} now: {error}"
+            ) from error
         return ConfigDocument.from_json(str(text), source=self.parameter_name)
 
     def save(self, document: ConfigDocument) -> None:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from autopilot.aws.ledger import TTL_ATTRIBUTE
@@ -40,7 +41,10 @@ def once_per_event(
 ) -> dict[str, Any]:
     """Run `work` once per EventBridge event id; a duplicate delivery returns the first result.
 
-    A failure deletes the in-progress record, so Lambda's retry runs the work again.
+    A failure deletes the in-progress record, so Lambda's retry runs the work again. When the record itself
+    cannot be written (saving the result, or deleting it after a failure, was throttled), it is deleted once
+    more, so the retry is not told "already in progress" until the record expires: the work is idempotent
+    against AWS's state and runs again.
     """
     persistence = DynamoDBPersistenceLayer(
         table_name=table,
@@ -58,5 +62,9 @@ def once_per_event(
         return work()
 
     guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(run)
-    result: dict[str, Any] = guarded(event={"id": event_id})
+    try:
+        result: dict[str, Any] = guarded(event={"id": event_id})
+    except IdempotencyPersistenceLayerError as error:
+        persistence.delete_record(data={"id": event_id}, exception=error)
+        raise
     return result

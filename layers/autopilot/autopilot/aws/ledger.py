@@ -66,11 +66,21 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class DeployedImage:
-    """What we last deployed from one repository to one service: survives digest pinning."""
+    """What we last decided to deploy from one repository to one service (survives digest pinning), and the
+    push that decided it."""
 
     tag: str
     digest: str
     task_definition: str
+    event_id: str = ""
+
+    def as_item(self) -> dict[str, str]:
+        return {
+            "tag": self.tag,
+            "digest": self.digest,
+            "task_definition": self.task_definition,
+            "event_id": self.event_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,19 @@ class ServiceState:
     def deployed(self, repository: RepositoryRef) -> DeployedImage | None:
         return self.images.get(repository.key)
 
+    def running_tag(
+        self, repository: RepositoryRef, task_definition: str, image_tag: str | None, image_digest: str | None
+    ) -> str | None:
+        """The version the service runs, or is being deployed to: what we last decided for it (the tag survives
+        digest pinning, and a decision in flight counts: never downgrade below it), unless that revision was
+        rolled back or the service runs another family; else the tag of the image in its task definition."""
+        deployed = self.deployed(repository)
+        if deployed is not None and deployed.tag and deployed.task_definition not in self.bad_revisions:
+            same_family = _family(deployed.task_definition) == _family(task_definition)
+            if deployed.task_definition == task_definition or deployed.digest == image_digest or same_family:
+                return deployed.tag
+        return image_tag
+
 
 @dataclass(frozen=True)
 class DeploymentRecord:
@@ -100,11 +123,12 @@ class DeploymentRecord:
     digest: str
     event_id: str
     started_at: str
+    pushed_at: str = ""  # the push event's time: with its id, the row's key is the same on every retry
     status: str = "IN_PROGRESS"
 
     @property
     def sort_key(self) -> str:
-        return f"DEPLOY#{self.started_at}#{self.event_id}"
+        return f"DEPLOY#{self.pushed_at or self.started_at}#{self.event_id}"
 
 
 @dataclass(frozen=True)
@@ -301,9 +325,11 @@ class Ledger:
             )
 
     # -- deployments -------------------------------------------------------------------------------
-    def record_deployment(self, record: DeploymentRecord) -> None:
-        """The deployment row and the service's deployed image, written together in one transaction."""
-        deployed = {"tag": record.tag, "digest": record.digest, "task_definition": record.new_task_definition}
+    def decide_deployment(self, record: DeploymentRecord, expected: DeployedImage | None) -> bool:
+        """Write a deploy decision before acting on it: the deployment row and the service's deployed image, in
+        one transaction conditioned on the deployed image being what the decision was made from. False when
+        another push changed it first (the caller re-decides against the new state)."""
+        deployed = DeployedImage(record.tag, record.digest, record.new_task_definition, record.event_id)
         row = {
             "PK": service_pk(record.service),
             "SK": record.sort_key,
@@ -320,29 +346,71 @@ class Ledger:
             "status": record.status,
             "history": [{"status": record.status, "at": record.started_at}],
         }
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": _item(row),
-                        "ConditionExpression": "attribute_not_exists(SK)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": _item({"PK": service_pk(record.service), "SK": STATE_SK}),
-                        "UpdateExpression": "SET #img = :img, last_deployment = :sk",
-                        "ExpressionAttributeNames": {"#img": image_attribute(record.repository)},
-                        "ExpressionAttributeValues": {
-                            ":img": _serializer.serialize(deployed),
-                            ":sk": {"S": record.sort_key},
-                        },
-                    }
-                },
-            ]
+        values: dict[str, Any] = {":img": _serializer.serialize(deployed.as_item()), ":sk": {"S": record.sort_key}}
+        if expected is None:
+            condition = "attribute_not_exists(#img)"
+        else:
+            condition = "#img = :expected"
+            values[":expected"] = _serializer.serialize(expected.as_item())
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _item(row),
+                            "ConditionExpression": "attribute_not_exists(SK)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _item({"PK": service_pk(record.service), "SK": STATE_SK}),
+                            "UpdateExpression": "SET #img = :img, last_deployment = :sk",
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": {"#img": image_attribute(record.repository)},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                ]
+            )
+        except self._client.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def undo_decision(self, record: DeploymentRecord, previous: DeployedImage | None, reason: str) -> None:
+        """UpdateService refused the decision for good: the row says FAILED, the deployed image is what it was
+        (unless a newer decision replaced ours meanwhile)."""
+        key = _item({"PK": service_pk(record.service), "SK": STATE_SK})
+        names = {"#img": image_attribute(record.repository)}
+        values: dict[str, Any] = {":mine": {"S": record.event_id}}
+        if previous is None:
+            expression = "REMOVE #img"
+        else:
+            expression = "SET #img = :previous"
+            values[":previous"] = _serializer.serialize(previous.as_item())
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression=expression,
+                ConditionExpression="#img.event_id = :mine",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        self._client.update_item(
+            TableName=self.table,
+            Key=_item({"PK": service_pk(record.service), "SK": record.sort_key}),
+            UpdateExpression="SET #s = :s, failure = :r",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": "FAILED"}, ":r": {"S": reason}},
         )
+
+    def deployed_image(self, ref: ServiceRef, repository: RepositoryRef) -> DeployedImage | None:
+        """The service's deployed image for one repository, read now (consistent)."""
+        found = self._get(service_pk(ref), STATE_SK) or {}
+        value = found.get(image_attribute(repository))
+        return _deployed(value) if isinstance(value, dict) else None
 
     def clear_quarantine(self, ref: ServiceRef, digests: Iterable[str] | None = None) -> None:
         key = _item({"PK": service_pk(ref), "SK": STATE_SK})
@@ -768,11 +836,22 @@ class Ledger:
         return [_plain(item) for item in response.get("Items", [])]
 
 
+def _family(task_definition_arn: str) -> str:
+    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def _deployed(value: Mapping[str, Any]) -> DeployedImage:
+    return DeployedImage(
+        str(value.get("tag", "")),
+        str(value.get("digest", "")),
+        str(value.get("task_definition", "")),
+        str(value.get("event_id", "")),
+    )
+
+
 def _state(item: Mapping[str, Any]) -> ServiceState:
     images = {
-        key.removeprefix("image:"): DeployedImage(
-            str(value.get("tag", "")), str(value.get("digest", "")), str(value.get("task_definition", ""))
-        )
+        key.removeprefix("image:"): _deployed(value)
         for key, value in item.items()
         if key.startswith("image:") and isinstance(value, dict)
     }

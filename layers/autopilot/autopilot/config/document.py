@@ -11,6 +11,10 @@ class ConfigDocumentError(ValueError):
     """The configuration document exists but cannot be used; the message says why."""
 
 
+class ConfigUnavailableError(RuntimeError):
+    """The configuration document could not be read just now (throttled, a network error): a retry may."""
+
+
 ROUTE_TYPES = ("slack_webhook", "slack_bot", "teams", "discord", "google_chat", "pagerduty", "webhook", "email")
 
 
