@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -69,13 +70,20 @@ class Message(BaseModel):
 
 
 SCHEMA_VERSION = 1
-_outbox: list[Message] = []
+_local = threading.local()  # one outbox per invocation (Lambda runs one per process; the CLI and tests may not)
+
+
+def _outbox() -> list[Message]:
+    if not hasattr(_local, "outbox"):
+        _local.outbox = []
+    outbox: list[Message] = _local.outbox
+    return outbox
 
 
 def emit(message: Message) -> None:
     """Hand a message to whoever tells people: queued for the notification function at the end of this
     invocation, and logged with a stable schema either way."""
-    _outbox.append(message)
+    _outbox().append(message)
     log = logger.error if message.severity in {Severity.ERROR, Severity.CRITICAL} else logger.info
     log(
         "notification",
@@ -91,8 +99,9 @@ def emit(message: Message) -> None:
 
 def take_outbox() -> list[Message]:
     """The messages emitted since the last call, oldest first."""
-    messages = list(_outbox)
-    _outbox.clear()
+    outbox = _outbox()
+    messages = list(outbox)
+    outbox.clear()
     return messages
 
 
