@@ -42,11 +42,12 @@ TIME_KEYS = frozenset(
         "last_at",
         "window_start",
         "ts",
+        "generation",
     }
 )
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
-# what a run generates afresh: event ids, and the deployment ids the emulated ECS hands out
-GENERATED = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ecs-svc/\d{19}")
+# what a run generates afresh: event ids, the deployment ids the emulated ECS hands out, EC2 instance ids
+GENERATED = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ecs-svc/\d{19}|i-[0-9a-f]{17}")
 
 
 class NotConvergedError(AssertionError):
@@ -115,7 +116,7 @@ def drain_queue(
 ) -> int:
     """What Lambda's SQS event source does: receive, invoke, delete what the batch did not report as failed;
     everything comes back when the invocation fails. Returns the number of invocations."""
-    sqs = boto3.client("sqs")
+    sqs = boto3.session.Session().client("sqs")  # the event source's own calls: not the function's, not faulted
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     invocations = 0
     for _ in range(rounds):

@@ -17,12 +17,13 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.moto_api import state_manager
 
 from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory
-from tests.faults import Faults, ledger_state, queued_messages, until_done
+from tests.faults import Faults, drain_queue, ledger_state, normalized, queued_messages, until_done
 from tests.integration.world import T0, World, alarm_event, deployment_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,9 @@ class Scenario:
 
 def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rate: float = 0.0, seed: int = 0) -> Run:
     with mock_aws():
+        # moto moves a task one status on at each DescribeTasks until it stops: runs with more calls would see
+        # tasks stop sooner. Here tasks keep their status; the scenario stops them when it means to.
+        state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**6})
         boto3.setup_default_session()
         clients.clear_caches()
         create_stack_resources(project, config_document=CONFIG)
@@ -69,6 +73,7 @@ def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rat
             deliveries = scenario.act(world, context)
         state = scenario.observe(world, context)
         clients.clear_caches()
+        state_manager.unset_transition(model_name="ecs::task")
         return Run(state=state, done=faults.done(), calls=len(faults.calls), deliveries=deliveries)
 
 
@@ -191,3 +196,50 @@ DEPLOY_ON_PUSH = Scenario(
 )
 
 SCENARIOS.append(DEPLOY_ON_PUSH)
+
+
+# -- Spot drain: a terminate lifecycle hook, a Spot warning, a Fargate Spot interruption ------------------
+def _capacity_world(world: World) -> dict[str, Any]:
+    from tests.integration.test_spot_drain import Capacity, event_for, terminating
+
+    capacity = Capacity()
+    hook = terminating(event_for("asg-instance-terminate-lifecycle-action.json", EC2InstanceId=capacity.instance_id))
+    warning = event_for("ec2-spot-interruption-warning.json", **{"instance-id": capacity.instance_id})
+    return {"capacity": capacity, "hook": hook, "warning": warning}
+
+
+def _lifecycle_act(world: World, context: dict[str, Any]) -> int:
+    invoke = lambda event: world.project.invoke("SpotDrainFunction", event)  # noqa: E731
+    deliveries = until_done(lambda: invoke(context["hook"]))[1]
+    capacity = context["capacity"]
+    capacity.ecs.stop_task(cluster="spot", task=capacity.service_task)  # the service task moves away
+    return deliveries + drain_queue(invoke, os.environ["DRAIN_WAIT_QUEUE_URL"])
+
+
+def _capacity_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    from autopilot.local import lifecycle
+
+    return {
+        "instance": context["capacity"].status(),
+        "hook": normalized(list(lifecycle.calls)),
+        "pending": normalized(sorted(lifecycle.pending)),
+        "ledger": ledger_state(),
+        "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"]),
+    }
+
+
+LIFECYCLE_DRAIN = Scenario(
+    name="lifecycle_drain",
+    setup=_capacity_world,
+    act=_lifecycle_act,
+    observe=_capacity_state,
+    effects=("autoscaling.CompleteLifecycleAction", "ecs.UpdateContainerInstancesState"),
+)
+SPOT_WARNING_DRAIN = Scenario(
+    name="spot_warning_drain",
+    setup=_capacity_world,
+    act=lambda world, context: until_done(lambda: world.project.invoke("SpotDrainFunction", context["warning"]))[1],
+    observe=_capacity_state,
+    effects=("ecs.UpdateContainerInstancesState",),
+)
+SCENARIOS += [LIFECYCLE_DRAIN, SPOT_WARNING_DRAIN]

@@ -10,39 +10,31 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import moto.autoscaling.responses as autoscaling_responses
 import pytest
 
+from autopilot.local import lifecycle
 from autopilot.local.pump import sqs_event
 from autopilot.settings import get_settings
 from tests.conftest import sample
 
-HOOK_XML = (
-    '<{0}Response xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><{0}Result></{0}Result>'
-    "<ResponseMetadata><RequestId>7c6e177f-f082-11e1-ac58-3714bEXAMPLE</RequestId></ResponseMetadata>"
-    "</{0}Response>"
-)
-
 
 @pytest.fixture
-def hook_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str | None]]:
-    """moto does not implement CompleteLifecycleAction and RecordLifecycleActionHeartbeat: these two answer as
-    Auto Scaling documents and record each call, so the tests can count them."""
-    calls: list[tuple[str, str, str | None]] = []
+def hook_calls() -> list[tuple[str, str, str | None]]:
+    """Auto Scaling lifecycle actions with state (autopilot.local.lifecycle): every accepted
+    CompleteLifecycleAction and RecordLifecycleActionHeartbeat, in order."""
+    return lifecycle.calls
 
-    def complete(self: Any) -> str:
-        calls.append(("complete", self._get_param("InstanceId"), self._get_param("LifecycleActionResult")))
-        return HOOK_XML.format("CompleteLifecycleAction")
 
-    def heartbeat(self: Any) -> str:
-        calls.append(("heartbeat", self._get_param("InstanceId"), None))
-        return HOOK_XML.format("RecordLifecycleActionHeartbeat")
-
-    monkeypatch.setattr(autoscaling_responses.AutoScalingResponse, "complete_lifecycle_action", complete, raising=False)
-    monkeypatch.setattr(
-        autoscaling_responses.AutoScalingResponse, "record_lifecycle_action_heartbeat", heartbeat, raising=False
+def terminating(event: dict[str, Any]) -> dict[str, Any]:
+    """What Auto Scaling does before it sends a terminate lifecycle event: the instance waits on the hook."""
+    detail = event["detail"]
+    lifecycle.begin_termination(
+        detail["AutoScalingGroupName"],
+        detail["LifecycleHookName"],
+        detail["EC2InstanceId"],
+        detail["LifecycleActionToken"],
     )
-    return calls
+    return event
 
 
 class Capacity:
@@ -91,6 +83,7 @@ class Capacity:
             MaxSize=2,
             AvailabilityZones=["us-west-2a"],
         )
+        autoscaling.attach_instances(AutoScalingGroupName="my-asg", InstanceIds=[self.instance_id, self.outside_id])
         autoscaling.put_lifecycle_hook(
             AutoScalingGroupName="my-asg",
             LifecycleHookName="my-lifecycle-hook",
@@ -163,7 +156,7 @@ def test_rebalance_only_tells_unless_drain_on_rebalance(project, capacity: Capac
 
 
 def test_lifecycle_hook_drains_waits_for_service_tasks_then_continues(project, capacity: Capacity, hook_calls) -> None:
-    event = event_for("asg-instance-terminate-lifecycle-action.json", EC2InstanceId=capacity.instance_id)
+    event = terminating(event_for("asg-instance-terminate-lifecycle-action.json", EC2InstanceId=capacity.instance_id))
     assert spot(project, event)["outcome"] == "WAITING"
     assert capacity.status() == "DRAINING"
     waits = waits_in_queue()
@@ -201,6 +194,7 @@ def test_lifecycle_wait_records_a_heartbeat_before_the_hook_times_out(project, c
         "heartbeat_timeout": 300,
         "services": ["spot/web"],
     }
+    lifecycle.begin_termination("my-asg", "my-lifecycle-hook", capacity.instance_id, state["token"])
     ports = drain_ports(Adapters.current(), "us-west-2")
     from dataclasses import replace
     from datetime import UTC, datetime
@@ -212,14 +206,16 @@ def test_lifecycle_wait_records_a_heartbeat_before_the_hook_times_out(project, c
 
 
 def test_duplicate_hook_events_do_not_start_a_second_wait(project, capacity: Capacity, hook_calls) -> None:
-    event = event_for("asg-instance-terminate-lifecycle-action.json", EC2InstanceId=capacity.instance_id)
+    event = terminating(event_for("asg-instance-terminate-lifecycle-action.json", EC2InstanceId=capacity.instance_id))
     assert spot(project, event)["outcome"] == "WAITING"
     assert spot(project, event)["outcome"] == "DUPLICATE"
     assert len(waits_in_queue()) == 1
 
 
 def test_an_instance_outside_every_cluster_completes_the_hook_at_once(project, capacity: Capacity, hook_calls) -> None:
-    event = event_for("asg-instance-terminate-lifecycle-action-minimal.json", EC2InstanceId=capacity.outside_id)
+    event = terminating(
+        event_for("asg-instance-terminate-lifecycle-action-minimal.json", EC2InstanceId=capacity.outside_id)
+    )
     assert spot(project, event)["outcome"] == "COMPLETED"
     assert hook_calls == [("complete", capacity.outside_id, "CONTINUE")]
 

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from autopilot.aws.capacity import DrainWaitQueue, LifecycleHooks, TargetGroups
 from autopilot.aws.ecs import CapacityGateway, ContainerInstance
-from autopilot.aws.ledger import Ledger
+from autopilot.aws.ledger import ClaimState, Ledger
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.events import LifecycleTerminateEvent, RebalanceRecommendationEvent, SpotInterruptionEvent, TaskDetail
 from autopilot.messages import Message, Severity, emit
@@ -52,6 +53,12 @@ class DrainPorts:
     max_wait_seconds: int = 3600
     check_every_seconds: int = CHECK_EVERY_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    flush: Callable[[], object] = lambda: None  # puts what was told on the queue before an outcome is recorded
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class DrainRetryError(RuntimeError):
+    """Another invocation holds this lifecycle action, or its wait is not recorded yet: retried later."""
 
 
 def _services(instance: ContainerInstance, ports: DrainPorts) -> list[str]:
@@ -127,7 +134,8 @@ def handle_interruption(event: SpotInterruptionEvent | RebalanceRecommendationEv
         services,
         thread,
     )
-    ports.capacity.drain(instance)
+    if instance.status != "DRAINING":  # read first: a retry does not drain twice
+        ports.capacity.drain(instance)
     _tell(
         ports,
         "spot.drained",
@@ -140,21 +148,42 @@ def handle_interruption(event: SpotInterruptionEvent | RebalanceRecommendationEv
     return DrainReport(trigger=trigger, subject=instance_id, outcome="DRAINED", services=services)
 
 
+LEASE_SECONDS = 120
+
+
 def handle_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts) -> DrainReport:
+    """Drain, then wait (or complete at once). The action is claimed with a lease that a failure releases; it
+    is DONE once its first wait is queued (that wait's generation is the claim's owner) or the hook completed."""
     hook = event.detail
     trigger = f"lifecycle hook {hook.lifecycle_hook_name}"
     instance_id = hook.ec2_instance_id
-    if not ports.ledger.claim_lifecycle(hook.auto_scaling_group_name, instance_id, hook.lifecycle_action_token):
+    pk, sk = f"LIFECYCLE#{hook.auto_scaling_group_name}", f"{instance_id}#{hook.lifecycle_action_token}"
+    now = int(ports.clock().timestamp())
+    claim = ports.ledger.acquire(pk, sk, ports.owner, now, LEASE_SECONDS)
+    if claim.state == ClaimState.DONE:
         return DrainReport(
-            trigger=trigger,
-            subject=instance_id,
-            outcome="DUPLICATE",
-            detail="this lifecycle action is already being handled",
+            trigger=trigger, subject=instance_id, outcome="DUPLICATE", detail="this lifecycle action is handled"
         )
+    if claim.state == ClaimState.BUSY:
+        raise DrainRetryError(f"{instance_id}: another invocation is handling this lifecycle action")
+    try:
+        report = _start_lifecycle(event, ports, trigger)
+        ports.flush()
+        completed = True if report.outcome == "COMPLETED" else None
+        ports.ledger.finish(pk, sk, ports.owner, generation=ports.owner, outcome=report.outcome, completed=completed)
+    except BaseException:
+        ports.ledger.release(pk, sk, ports.owner)
+        raise
+    return report
+
+
+def _start_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts, trigger: str) -> DrainReport:
+    hook = event.detail
+    instance_id = hook.ec2_instance_id
     instance = ports.capacity.find_container_instance(instance_id)
     if instance is None:
-        ports.hooks.complete(
-            hook.auto_scaling_group_name, hook.lifecycle_hook_name, hook.lifecycle_action_token, instance_id
+        _complete(
+            ports, hook.auto_scaling_group_name, hook.lifecycle_hook_name, hook.lifecycle_action_token, instance_id
         )
         return DrainReport(
             trigger=trigger,
@@ -174,7 +203,8 @@ def handle_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts) -> Drain
         services,
         thread,
     )
-    ports.capacity.drain(instance)
+    if instance.status != "DRAINING":  # read first: a retry does not drain twice
+        ports.capacity.drain(instance)
     now = int(ports.clock().timestamp())
     state = {
         "kind": "lifecycle-wait",
@@ -188,16 +218,38 @@ def handle_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts) -> Drain
         "last_heartbeat": now,
         "heartbeat_timeout": ports.hooks.heartbeat_timeout(hook.auto_scaling_group_name, hook.lifecycle_hook_name),
         "services": services,
+        "generation": ports.owner,
     }
     return _wait_or_complete(state, ports, trigger)
 
 
+def _complete(ports: DrainPorts, group: str, hook: str, token: str, instance: str) -> bool:
+    """CONTINUE, unless the action is over already (read first: one CompleteLifecycleAction per action)."""
+    if not ports.hooks.waiting(instance):
+        return False
+    return ports.hooks.complete(group, hook, token, instance)
+
+
 def handle_wait(state: dict[str, Any], ports: DrainPorts) -> DrainReport:
-    """One check of a lifecycle wait (a message back from the delay queue)."""
-    return _wait_or_complete(state, ports, f"lifecycle hook {state.get('hook')}")
+    """One check of a lifecycle wait (a message back from the delay queue). A wait whose generation is not the
+    one recorded for the action (queued by an attempt that failed before recording it) is dropped."""
+    trigger = f"lifecycle hook {state.get('hook')}"
+    pk, sk = f"LIFECYCLE#{state.get('group')}", f"{state.get('instance')}#{state.get('token')}"
+    recorded = ports.ledger.lifecycle(pk, sk)
+    generation = state.get("generation")
+    if generation is not None:
+        if recorded.get("state") != "DONE":
+            raise DrainRetryError(f"{state.get('instance')}: the wait is not recorded yet")
+        if recorded.get("generation") != generation or recorded.get("completed"):
+            return DrainReport(
+                trigger=trigger, subject=str(state.get("instance")), outcome="IGNORED", detail="superseded wait"
+            )
+    return _wait_or_complete(state, ports, trigger, record=(pk, sk) if generation is not None else None)
 
 
-def _wait_or_complete(state: dict[str, Any], ports: DrainPorts, trigger: str) -> DrainReport:
+def _wait_or_complete(
+    state: dict[str, Any], ports: DrainPorts, trigger: str, record: tuple[str, str] | None = None
+) -> DrainReport:
     instance = ContainerInstance(
         str(state["cluster"]), str(state["container_instance"]), str(state["instance"]), "DRAINING"
     )
@@ -219,16 +271,14 @@ def _wait_or_complete(state: dict[str, Any], ports: DrainPorts, trigger: str) ->
             services=services,
             detail=f"{len(remaining)} service task(s) still on the instance",
         )
-    completed = ports.hooks.complete(state["group"], state["hook"], state["token"], instance.ec2_instance_id)
+    completed = _complete(ports, state["group"], state["hook"], state["token"], instance.ec2_instance_id)
     if remaining:
         detail = f"{len(remaining)} service task(s) still running after {waited // 60} min: completed anyway"
         severity = Severity.WARNING
     else:
         detail = f"no service task left after {waited // 60} min"
         severity = Severity.SUCCESS
-    if not completed:
-        detail += " (the lifecycle action had already ended)"
-    _tell(
+    _tell(  # the same words whoever completed it: a retry after a lost record repeats it, the queue drops it
         ports,
         "spot.lifecycle_completed",
         severity,
@@ -237,6 +287,11 @@ def _wait_or_complete(state: dict[str, Any], ports: DrainPorts, trigger: str) ->
         services,
         thread,
     )
+    ports.flush()
+    if record is not None:
+        ports.ledger.mark_lifecycle_completed(*record)
+    if not completed:
+        detail += " (the lifecycle action had already ended)"
     return DrainReport(
         trigger=trigger, subject=instance.ec2_instance_id, outcome="COMPLETED", services=services, detail=detail
     )

@@ -290,6 +290,7 @@ def drain_ports(adapters: Adapters, region: str | None) -> DrainPorts:
         tags_of=_service_tags(adapters),
         region=region,
         drain_on_rebalance=settings.drain_on_rebalance,
+        flush=flush_outbox,
         max_wait_seconds=settings.drain_max_wait_minutes * 60,
         check_every_seconds=settings.drain_check_seconds,
     )

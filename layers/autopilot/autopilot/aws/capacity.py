@@ -24,6 +24,12 @@ class LifecycleHooks:
         found = hooks.get("LifecycleHooks", [])
         return int(found[0].get("HeartbeatTimeout", DEFAULT_HEARTBEAT_SECONDS)) if found else DEFAULT_HEARTBEAT_SECONDS
 
+    def waiting(self, instance: str) -> bool:
+        """Is the instance still waiting on a terminate lifecycle hook (`Terminating:Wait`)? False once the
+        action was completed (by us before a failure, by someone else, or by its default result)."""
+        found = self._client.describe_auto_scaling_instances(InstanceIds=[instance]).get("AutoScalingInstances", [])
+        return bool(found) and str(found[0].get("LifecycleState", "")).endswith(":Wait")
+
     def heartbeat(self, group: str, hook: str, token: str, instance: str) -> None:
         self._client.record_lifecycle_action_heartbeat(
             AutoScalingGroupName=group, LifecycleHookName=hook, LifecycleActionToken=token, InstanceId=instance

@@ -769,25 +769,16 @@ class Ledger:
         return closed
 
     # -- Spot drain: lifecycle hooks we are waiting on ----------------------------------------------
-    def claim_lifecycle(self, group: str, instance: str, token: str) -> bool:
-        """One wait per lifecycle action: duplicate hook events do not start a second one."""
-        now = int(time.time())
-        try:
-            self._client.put_item(
-                TableName=self.table,
-                Item=_item(
-                    {
-                        "PK": f"LIFECYCLE#{group}",
-                        "SK": f"{instance}#{token}",
-                        "at": now,
-                        TTL_ATTRIBUTE: now + 3 * 24 * 3600,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(SK)",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+    def lifecycle(self, pk: str, sk: str) -> dict[str, Any]:
+        return self._get(pk, sk) or {}
+
+    def mark_lifecycle_completed(self, pk: str, sk: str) -> None:
+        self._client.update_item(
+            TableName=self.table,
+            Key=_item({"PK": pk, "SK": sk}),
+            UpdateExpression="SET completed = :t",
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
 
     # -- notifications: threads and deliveries -------------------------------------------------------
     def thread(self, route: str, thread_key: str) -> dict[str, Any] | None:

@@ -84,9 +84,11 @@ class StackResources:
 def create_stack_resources(project: Project, *, config_document: str = "{}") -> StackResources:
     """Create what template.yaml creates that the handlers use: the ledger (its key schema and TTL read from
     the template), the queues, and the configuration document; and set the functions' environment."""
-    from autopilot.local import ecs_deployments
+    from autopilot.local import ecs_deployments, lifecycle
 
     ecs_deployments.install()
+    lifecycle.install()
+    lifecycle.reset()
     ledger = project.resource("Ledger")["Properties"]
     dynamodb = boto3.client("dynamodb")
     dynamodb.create_table(
