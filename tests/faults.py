@@ -13,12 +13,14 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -70,7 +72,7 @@ class Faults:
         boto3.setup_default_session()
         session = boto3.DEFAULT_SESSION
         assert session is not None
-        session._session.register("before-call", self._before_call)  # noqa: SLF001 - botocore's event system
+        session._session.register("before-call", self._before_call)
         clients.clear_caches()
         return self
 
@@ -101,14 +103,64 @@ class Faults:
         return Counter(operation for operation, failed in self.calls if not failed)
 
 
-def until_done(invoke: Callable[[], Any], *, attempts: int = 50) -> tuple[Any, int]:
-    """Invoke until it succeeds, as Lambda's retries and a redrive of the failed-events queue would."""
+class SimulatedClock:
+    """Time as the functions see it (`datetime.now` in the modules that decide on time), moved on by the
+    platform's retry delays: a lease left behind by a failed release expires before a later retry, as it does
+    in AWS where Lambda retries after one and two minutes and a redrive comes later still."""
+
+    def __init__(self, modules: tuple[str, ...] = ("autopilot.rollback", "autopilot.drain")) -> None:
+        self.modules = modules
+        self.offset = timedelta(0)
+        self._saved: dict[str, Any] = {}
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+    def __enter__(self) -> SimulatedClock:
+        clock = self
+
+        class Shifted(datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+                return datetime.now(tz) + clock.offset
+
+        for name in self.modules:
+            module = importlib.import_module(name)
+            self._saved[name] = module.datetime
+            module.datetime = Shifted  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for name, original in self._saved.items():
+            importlib.import_module(name).datetime = original  # type: ignore[attr-defined]
+
+
+RETRY_DELAY = timedelta(minutes=2)
+_clock: SimulatedClock | None = None
+
+
+def until_done(invoke: Callable[[], Any], *, attempts: int = 400) -> tuple[Any, int]:
+    """Invoke until it succeeds, as Lambda's retries and a redrive of the failed-events queue would (the
+    simulated clock, when one runs, moves on by a retry delay between deliveries)."""
     for attempt in range(1, attempts + 1):
         try:
             return invoke(), attempt
-        except Exception:  # noqa: BLE001, S112 - the platform retries whatever the failure
+        except Exception:
+            if _clock is not None:
+                _clock.advance(RETRY_DELAY)
             continue
     raise NotConvergedError(f"still failing after {attempts} deliveries")
+
+
+@contextmanager
+def simulated_time() -> Iterator[SimulatedClock]:
+    global _clock  # noqa: PLW0603 - one clock for the deliveries of one run
+    with SimulatedClock() as clock:
+        _clock = clock
+        try:
+            yield clock
+        finally:
+            _clock = None
 
 
 def drain_queue(
@@ -132,7 +184,7 @@ def drain_queue(
         invocations += 1
         try:
             result = invoke(sqs_event(messages, arn, sqs.meta.region_name))
-        except Exception:  # noqa: BLE001 - the whole batch comes back
+        except Exception:  # noqa: S112 - the whole batch comes back, as SQS redelivers it
             continue
         failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
         for message in messages:

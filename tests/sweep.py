@@ -23,7 +23,7 @@ from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory
-from tests.faults import Faults, drain_queue, ledger_state, normalized, queued_messages, until_done
+from tests.faults import Faults, drain_queue, ledger_state, normalized, queued_messages, simulated_time, until_done
 from tests.integration.world import T0, World, alarm_event, deployment_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rat
         world = World(project, EventFactory(ROOT / "events", account=LOCAL_ACCOUNT, region=LOCAL_REGION))
         context = scenario.setup(world)
         faults = Faults(fail_at=fail_at, rate=rate, seed=seed).install()
-        with faults.active():
+        with faults.active(), simulated_time():
             deliveries = scenario.act(world, context)
         state = scenario.observe(world, context)
         clients.clear_caches()
@@ -80,7 +80,7 @@ def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rat
 def differences(clean: Run, other: Run, effects: tuple[str, ...]) -> list[str]:
     found = [f"{key} differs" for key in clean.state if clean.state[key] != other.state.get(key)]
     found += [
-        f"{effect} ×{other.done[effect]} (clean ×{clean.done[effect]})"
+        f"{effect} x{other.done[effect]} (clean x{clean.done[effect]})"
         for effect in effects
         if other.done[effect] != clean.done[effect]
     ]
@@ -190,7 +190,7 @@ def _deliver_push(world: World, context: dict[str, Any]) -> int:
 DEPLOY_ON_PUSH = Scenario(
     name="deploy_push",
     setup=_deploy_world,
-    act=lambda world, context: _deliver_push(world, context),
+    act=_deliver_push,
     observe=_deploy_state,
     effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -23,7 +23,6 @@ from autopilot.aws import clients
 from autopilot.aws.ledger import Ledger
 from autopilot.local.emulator import create_stack_resources
 from autopilot.refs import ServiceRef
-from tests.conftest import sample
 from tests.integration.world import T0, World, alarm_event, deployment_event, outcomes
 
 WEB = ServiceRef("prod", "web")

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     drain_max_wait_minutes: int = Field(default=60, ge=1)
     drain_check_seconds: int = Field(default=60, ge=0, le=900)
     notify_dead_letter_url: str | None = None
+    local_endpoints: bool = False  # routes may reach the loopback chat sink (local up, demo, tests only)
 
 
 @lru_cache
@@ -36,4 +37,5 @@ def get_settings() -> Settings:
         drain_max_wait_minutes=int(os.environ.get("DRAIN_MAX_WAIT_MINUTES", "60")),
         drain_check_seconds=int(os.environ.get("DRAIN_CHECK_SECONDS", "60")),
         notify_dead_letter_url=os.environ.get("NOTIFY_DLQ_URL") or None,
+        local_endpoints=os.environ.get("AUTOPILOT_LOCAL_ENDPOINTS", "false").lower() == "true",
     )

@@ -234,6 +234,7 @@ def notify_ports(adapters: Adapters) -> NotifyPorts:
         sns=clients.sns(),
         dead_letter=dead_letter,
         slack_bots=_slack_bots,
+        local_endpoints=settings.local_endpoints,
     )
 
 
@@ -251,22 +252,31 @@ def _http_client() -> httpx.Client:
 
 
 def handle_notify(event: dict[str, Any], context: LambdaContext | None) -> PartialItemFailureResponse:
-    """SQS FIFO batch: each record one message; a failed record stops the batch there (order is kept)."""
+    """SQS FIFO batch: each record one message. A record that fails is that record's failure only: it and the
+    later records of its own thread (message group) come back, every other thread's messages are delivered. A
+    body that is not a message goes to the dead-letter queue with the reason, at once."""
     adapters = Adapters.current()
     ports = notify_ports(adapters)
+    settings = get_settings()
 
     def record_handler(record: SQSRecord) -> dict[str, Any]:
         try:
             message = Message.model_validate_json(record.body)
         except ValidationError as error:
+            reason = f"not a notification message: {len(error.errors())} problem(s), first: {error.errors()[0]['msg']}"
+            if settings.notify_dead_letter_url:
+                group = str(record.attributes.message_group_id or "malformed")
+                NotificationQueue(clients.sqs(), settings.notify_dead_letter_url).dead_letter(
+                    record.body, group, record.message_id, "-", reason
+                )
             logger.error(
-                "malformed notification dropped to the dead-letter queue",
-                extra={"message_id": record.message_id, "problems": len(error.errors())},
+                "malformed notification sent to the dead-letter queue",
+                extra={"message_id": record.message_id, "reason": reason},
             )
-            return {"rejected": True}
+            return {"rejected": True, "reason": reason}
         return deliver(message, adapters.config.load(), ports).model_dump(mode="json")
 
-    processor = SqsFifoPartialProcessor()
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 

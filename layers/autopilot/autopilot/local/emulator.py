@@ -157,6 +157,7 @@ def apply_function_environment(
             os.environ[key] = resolved.get(value["Ref"], "")
         else:
             os.environ.setdefault(key, str(value))
+    os.environ.setdefault("AUTOPILOT_LOCAL_ENDPOINTS", "true")  # routes may reach the local chat sink
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from autopilot.observability import logger

@@ -83,6 +83,8 @@ class HttpPoster:
                 response = self.client.post(
                     url, content=body, headers={"Content-Type": "application/json", **(headers or {})}
                 )
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+                raise DeliveryError(f"route {route}: its URL is not a valid https URL", permanent=True) from None
             except httpx.TimeoutException:
                 last = "timed out"
             except httpx.TransportError as error:

@@ -15,6 +15,7 @@ from autopilot.config.document import ConfigDocument, RouteConfig
 from autopilot.messages import Message, Severity, to_json
 from autopilot.notify import render
 from autopilot.notify.channels import DeliveryError, HttpPoster, SlackBot, publish_email
+from autopilot.notify.urls import UrlPolicyError, check_url
 from autopilot.observability import logger
 
 if TYPE_CHECKING:
@@ -47,6 +48,14 @@ class NotifyPorts:
     sns: SNSClient
     dead_letter: Callable[[Message, str, str], None]
     slack_bots: dict[str, SlackBot] = field(default_factory=dict)
+    local_endpoints: bool = False
+
+    def url(self, route: str, channel: str, url: str) -> str:
+        """The URL when this channel type may send to it (else a permanent, configuration failure)."""
+        try:
+            return check_url(route, channel, url, local=self.local_endpoints)
+        except UrlPolicyError as error:
+            raise DeliveryError(f"configuration error: {error}", permanent=True) from None
 
 
 def deliver(message: Message, document: ConfigDocument, ports: NotifyPorts) -> DeliveryReport:
@@ -104,9 +113,9 @@ def _send(name: str, route: RouteConfig, message: Message, ports: NotifyPorts) -
     elif kind == "pagerduty":
         payload = render.pagerduty(message, _secret(route, name, ports, "routing_key"))
         if payload is not None:
-            ports.http.post_json(name, route.endpoint or PAGERDUTY_EVENTS_URL, payload)
+            ports.http.post_json(name, ports.url(name, kind, route.endpoint or PAGERDUTY_EVENTS_URL), payload)
     elif kind == "webhook":
-        url = _secret(route, name, ports, "url")
+        url = ports.url(name, kind, _secret(route, name, ports, "url"))
         signing = ports.secrets.get(route.secret or "").get("signing_secret")
         if not signing:
             raise DeliveryError(f"route {name}: secret {route.secret} has no signing_secret", permanent=True)
@@ -123,7 +132,7 @@ def _send(name: str, route: RouteConfig, message: Message, ports: NotifyPorts) -
             "discord": render.discord,
             "google_chat": render.google_chat,
         }
-        url = _secret(route, name, ports, "url")
+        url = ports.url(name, kind, _secret(route, name, ports, "url"))
         if kind == "google_chat" and message.thread_key:
             url += ("&" if "?" in url else "?") + "messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
         ports.http.post_json(name, url, renderers[kind](message))
@@ -134,11 +143,12 @@ def _slack_bot(name: str, route: RouteConfig, message: Message, ports: NotifyPor
     their details as a reply in its thread. The message ts is kept in the ledger under the thread key."""
     if not route.channel:
         raise DeliveryError(f"route {name}: slack_bot routes need a channel", permanent=True)
+    api_url = ports.url(name, "slack_bot", route.api_url) if route.api_url else None
     token = _secret(route, name, ports, "token")
     key = f"{name}|{route.api_url}|{hashlib.sha256(token.encode()).hexdigest()}"
     bot = ports.slack_bots.get(key)
     if bot is None:
-        bot = ports.slack_bots[key] = SlackBot(name, token, route.api_url)
+        bot = ports.slack_bots[key] = SlackBot(name, token, api_url)
     card = render.slack_webhook(message)
     parent = ports.ledger.thread(name, message.thread_key) if message.thread_key else None
     if parent is None:
