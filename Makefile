@@ -50,6 +50,7 @@ unit: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench.push_cost
+	$(BIN)/python -W ignore::UserWarning -m tests.bench.fault_sweep
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
