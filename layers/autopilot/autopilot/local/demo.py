@@ -196,8 +196,11 @@ class Story:
         """What Lambda's SQS trigger does: NotifyFunction takes the queued messages and posts them to chat."""
         pump(self.project, self.queue_url)
 
-    def ecs_says(self, service: str, status: str, deployment_id: str, reason: str | None = None) -> dict[str, Any]:
-        arn = self.ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]["serviceArn"]
+    def ecs_says(self, service: str, status: str, reason: str | None = None) -> dict[str, Any]:
+        """What ECS reports next about the service's newest (PRIMARY) deployment."""
+        described = self.ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
+        arn = described["serviceArn"]
+        deployment_id = next(d["id"] for d in described["deployments"] if d["status"] == "PRIMARY")
         ecs_event = self.events.ecs_deployment(status, arn, deployment_id, reason=reason)
         self.timeline.step(
             "ecs",
@@ -221,15 +224,15 @@ class Story:
         return results
 
     def rollback_chapter(self) -> None:
-        self.ecs_says("web-prod", "IN_PROGRESS", "ecs-svc/1002")
-        self.ecs_says("web-prod", "COMPLETED", "ecs-svc/1002")  # the 1.2.0 deployment is healthy
+        self.ecs_says("web-prod", "IN_PROGRESS")
+        self.ecs_says("web-prod", "COMPLETED")  # the 1.2.0 deployment is healthy
         self.push("1.3.0", "a bad build")
-        self.ecs_says("web-prod", "IN_PROGRESS", "ecs-svc/1003")
-        self.ecs_says("web-prod", "FAILED", "ecs-svc/1003")
+        self.ecs_says("web-prod", "IN_PROGRESS")
+        self.ecs_says("web-prod", "FAILED")
         event = self.events.ecr_push(REPOSITORY, self.pushed["1.3.0"], "1.3.0")
         self.deliver(event, "the same bad 1.3.0 digest is pushed again")
         self.push("1.4.0", "a build that starts but misbehaves")
-        self.ecs_says("web-prod", "IN_PROGRESS", "ecs-svc/1004")
+        self.ecs_says("web-prod", "IN_PROGRESS")
         alarm = self.events.alarm("web-prod-5xx", CLUSTER, "web-prod")
         self.timeline.step(
             "alarm",
