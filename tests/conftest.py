@@ -20,6 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Powertools Metrics takes its namespace from the environment when the observability module is first
+    imported, which may be while test modules are collected, before any fixture runs."""
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutopilotTest")
+
+
 @pytest.fixture(scope="session")
 def project() -> Project:
     return Project(ROOT / "template.yaml")
