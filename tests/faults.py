@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_TABLE
-from autopilot.local.pump import sqs_event
+from autopilot.local.pump import run_event_source
 
 INJECTED = "Rate exceeded (injected after the SDK's retries)"
 TIME_KEYS = frozenset(
@@ -163,34 +163,15 @@ def simulated_time() -> Iterator[SimulatedClock]:
             _clock = None
 
 
-def drain_queue(
-    invoke: Callable[[dict[str, Any]], Any], queue_url: str, *, rounds: int = 200, visibility: int = 0
-) -> int:
-    """What Lambda's SQS event source does: receive, invoke, delete what the batch did not report as failed;
-    everything comes back when the invocation fails. Returns the number of invocations."""
-    sqs = boto3.session.Session().client("sqs")  # the event source's own calls: not the function's, not faulted
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    invocations = 0
-    for _ in range(rounds):
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=visibility,
-        ).get("Messages", [])
-        if not messages:
-            return invocations
-        invocations += 1
-        try:
-            result = invoke(sqs_event(messages, arn, sqs.meta.region_name))
-        except Exception:  # noqa: S112 - the whole batch comes back, as SQS redelivers it
-            continue
-        failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    raise NotConvergedError(f"{queue_url} still has messages after {rounds} rounds")
+def drain_queue(invoke: Callable[[dict[str, Any]], Any], queue_url: str, *, rounds: int = 200) -> int:
+    """What Lambda's SQS event source does, until the queue is empty (failed records are redelivered).
+    Its own SQS calls are not the function's: they go through a session the faults do not see."""
+    run = run_event_source(
+        invoke, queue_url, sqs=boto3.session.Session().client("sqs"), rounds=rounds, redeliver_failures=True
+    )
+    if not run.drained:
+        raise NotConvergedError(f"{queue_url} still has messages after {rounds} rounds")
+    return run.invocations
 
 
 def ledger_items() -> list[dict[str, Any]]:
@@ -245,29 +226,32 @@ def queued_messages(queue_url: str) -> list[tuple[str, str]]:
 
 class Turnstile:
     """Lets two invocations (threads) make their AWS calls in a chosen interleaving: `phases` is a list of
-    (thread name, number of calls); a thread waits at each call until its phase; a phase ends after its calls
-    or when its thread is done."""
+    (thread name, number of calls). A thread waits at each call until its phase. A phase hands over only when
+    its thread comes back for one call more (so its last call has completed) or is done."""
 
     def __init__(self, phases: list[tuple[str, int]]) -> None:
         self.phases = [[name, count] for name, count in phases]
         self.finished: set[str] = set()
         self.condition = threading.Condition()
 
-    def _advance(self) -> None:
-        while self.phases and (self.phases[0][1] <= 0 or self.phases[0][0] in self.finished):
+    def _drop_finished(self) -> None:
+        while self.phases and self.phases[0][0] in self.finished:
             self.phases.pop(0)
 
     def __call__(self, operation: str) -> None:
         name = threading.current_thread().name
         with self.condition:
             while True:
-                self._advance()
+                self._drop_finished()
+                if self.phases and self.phases[0][0] == name and int(self.phases[0][1]) <= 0:
+                    self.phases.pop(0)  # our phase's calls are all complete: hand over
+                    self.condition.notify_all()
+                    continue
                 if not self.phases or self.phases[0][0] == name:
                     break
                 self.condition.wait(timeout=5)
             if self.phases:
-                self.phases[0][1] -= 1
-            self.condition.notify_all()
+                self.phases[0][1] = int(self.phases[0][1]) - 1
 
     def finish(self, name: str) -> None:
         with self.condition:

@@ -4,6 +4,8 @@ with the SQS event shape, delete what it did not report as failed."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -31,11 +33,27 @@ def sqs_event(messages: list[Any], queue_arn: str, region: str) -> dict[str, Any
     }
 
 
-def pump(project: Project, queue_url: str, *, function: str = "NotifyFunction", rounds: int = 20) -> int:
-    """Deliver everything waiting on the queue; returns the number of messages handled."""
-    sqs = boto3.client("sqs")
+@dataclass
+class SourceRun:
+    invocations: int = 0
+    handled: int = 0
+    drained: bool = False
+
+
+def run_event_source(
+    invoke: Callable[[dict[str, Any]], Any],
+    queue_url: str,
+    *,
+    sqs: Any = None,
+    rounds: int = 20,
+    redeliver_failures: bool = False,
+) -> SourceRun:
+    """Receive up to 10 messages, invoke with the SQS event, delete what the batch did not report as failed.
+    When the invocation fails, every message comes back. With `redeliver_failures` the failed ones are
+    received again in the next round, as SQS does after their visibility timeout; else the run stops there."""
+    sqs = sqs or boto3.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    handled = 0
+    run = SourceRun()
     for _ in range(rounds):
         messages = sqs.receive_message(
             QueueUrl=queue_url,
@@ -45,16 +63,25 @@ def pump(project: Project, queue_url: str, *, function: str = "NotifyFunction", 
             VisibilityTimeout=0,
         ).get("Messages", [])
         if not messages:
-            break
+            run.drained = True
+            return run
+        run.invocations += 1
         try:
-            result = project.invoke(function, sqs_event(messages, arn, sqs.meta.region_name))
+            result = invoke(sqs_event(messages, arn, sqs.meta.region_name))
         except Exception:
-            break
+            if redeliver_failures:
+                continue
+            return run
         failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
         for message in messages:
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                handled += 1
-        if failed:
-            break
-    return handled
+                run.handled += 1
+        if failed and not redeliver_failures:
+            return run
+    return run
+
+
+def pump(project: Project, queue_url: str, *, function: str = "NotifyFunction", rounds: int = 20) -> int:
+    """Deliver everything waiting on the queue; returns the number of messages handled."""
+    return run_event_source(lambda event: project.invoke(function, event), queue_url, rounds=rounds).handled
