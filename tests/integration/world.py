@@ -11,12 +11,14 @@ from typing import Any
 import boto3
 
 from autopilot.config.service_tags import is_valid_ecs_tag_value
+from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, image_manifest
 from autopilot.refs import ServiceRef
-from tests.conftest import sample
+from tests.conftest import EVENTS, sample
 
 WEB = ServiceRef("prod", "web")
+_EVENTS = EventFactory(EVENTS, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 SIDECAR = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
@@ -140,29 +142,11 @@ def deployment_event(
     event_time: datetime | None = None,
     service: ServiceRef = WEB,
 ) -> dict[str, Any]:
-    name = {
-        "IN_PROGRESS": "ecs-deployment-in-progress.json",
-        "COMPLETED": "ecs-deployment-completed.json",
-        "FAILED": "ecs-deployment-failed.json",
-    }[status]
-    event = copy.deepcopy(sample(name))
+    """ECS's deployment state change at a given moment, with an id that is the same for the same change."""
     moment = event_time or updated_at
-    event.update(
-        id=f"{deployment}-{status}-{moment.timestamp()}",
-        account="123456789012",
-        region="us-west-2",
-        time=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        resources=[f"arn:aws:ecs:us-west-2:123456789012:service/{service.cluster}/{service.name}"],
-    )
-    event["detail"].update(deploymentId=deployment, updatedAt=updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    event["detail"]["reason"] = (
-        reason
-        or {
-            "IN_PROGRESS": f"ECS deployment {deployment} in progress.",
-            "COMPLETED": f"ECS deployment {deployment} completed.",
-            "FAILED": "ECS deployment circuit breaker: task failed to start.",
-        }[status]
-    )
+    arn = f"arn:aws:ecs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:service/{service.cluster}/{service.name}"
+    event = _EVENTS.ecs_deployment(status, arn, deployment, reason=reason, updated_at=updated_at, at=moment)
+    event["id"] = f"{deployment}-{status}-{moment.timestamp()}"
     return event
 
 

@@ -72,9 +72,17 @@ class EventFactory:
         return event
 
     def ecs_deployment(
-        self, status: str, service_arn: str, deployment_id: str, *, reason: str | None = None
+        self,
+        status: str,
+        service_arn: str,
+        deployment_id: str,
+        *,
+        reason: str | None = None,
+        updated_at: datetime | None = None,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
-        """What ECS sends when a deployment of the service changes state (ECS runs no tasks in the emulator)."""
+        """What ECS sends when a deployment of the service changes state (ECS runs no tasks in the emulator):
+        the deployment's `updatedAt` and the event's `time` are now unless given."""
         sample = {
             "IN_PROGRESS": "ecs-deployment-in-progress.json",
             "COMPLETED": "ecs-deployment-completed.json",
@@ -82,8 +90,11 @@ class EventFactory:
         }[status]
         event = self._from_sample(sample)
         event["resources"] = [service_arn]
+        if at is not None:
+            event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
         event["detail"].update(
-            deploymentId=deployment_id, updatedAt=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            deploymentId=deployment_id,
+            updatedAt=(updated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         )
         if reason:
             event["detail"]["reason"] = reason
