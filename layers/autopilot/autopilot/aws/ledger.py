@@ -4,7 +4,14 @@ Keys (PK, SK):
 - `INDEX#REPO#<registry>/<repo>`, `<cluster>/<service>`  one index entry: this service uses this repository
 - `INDEX#SERVICES`, `<cluster>/<service>`                 the repositories a service was indexed under
 - `SERVICE#<cluster>/<service>`, `STATE`                  frozen flag, quarantined digests, deployed images
-- `SERVICE#<cluster>/<service>`, `DEPLOY#<time>#<id>`     one deployment we started
+                                                          (each the decision of one push: tag, digest, revision,
+                                                          event id), loop-guard rollback times
+- `SERVICE#<cluster>/<service>`, `DEPLOY#<push time>#<event id>`  one deployment we decided (same key on retries)
+- `SERVICE#<cluster>/<service>`, `ECSDEPLOY#<deployment id>`      an ECS deployment's status changes and outcome
+- `SERVICE#<cluster>/<service>`, `ROLLBACK#<bad revision>`        the one rollback of an incident: a lease
+                                                          (CLAIMED, `lease_until`, `owner_id`) until DONE
+- `LIFECYCLE#<group>`, `<instance>#<token>`               one terminate lifecycle action: lease, then DONE with
+                                                          the generation of its wait, `completed` at the end
 - `IDEMPOTENCY#<function>`, `<hash>`                      Powertools idempotency records (TTL `expiration`)
 """
 
