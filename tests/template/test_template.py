@@ -81,6 +81,62 @@ def test_only_the_deploy_function_may_change_services(project: Project) -> None:
     assert not {"ecs:ListServices", "ecs:ListClusters"} & allowed("DeployFunction")  # a push never scans
 
 
+READ_ONLY_VERBS = ("Describe", "List", "Get", "Query", "BatchGet", "ConditionCheck")
+
+# Mutating actions AWS authorizes on "*" only (no resource type, no tag condition key for existing resources).
+UNSCOPABLE = {
+    "ecs:RegisterTaskDefinition": "no resource-level permission; a new revision does nothing until UpdateService, "
+    "which is tag-scoped",
+}
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def mutating(action: str) -> bool:
+    return not action.split(":", 1)[1].startswith(READ_ONLY_VERBS)
+
+
+def test_every_mutating_statement_is_scoped_to_resources_or_conditioned(project: Project) -> None:
+    for name, function in functions(project).items():
+        for statement in statements(function):
+            changes = [action for action in actions_of(statement) if mutating(action)]
+            if not changes or statement.get("Condition") or statement["Resource"] != "*":
+                continue
+            unexplained = [action for action in changes if action not in UNSCOPABLE]
+            assert not unexplained, f"{name} {statement['Sid']}: {unexplained} on every resource, no condition"
+
+
+@pytest.mark.parametrize(
+    ("function", "opt_out"),
+    [("DeployFunction", "aws:ResourceTag/autopilot:deploy"), ("RollbackFunction", "aws:ResourceTag/autopilot:rollback")],
+)
+def test_update_service_is_allowed_only_on_services_carrying_autopilot_tags(
+    project: Project, function: str, opt_out: str
+) -> None:
+    updates = [s for s in statements(functions(project)[function]) if "ecs:UpdateService" in actions_of(s)]
+    assert len(updates) == 1
+    (update,) = updates
+    assert actions_of(update) == ["ecs:UpdateService"]  # no unconditioned action shares the statement
+    assert update["Condition"] == {
+        "Null": {"aws:ResourceTag/autopilot:deploy": "false"},
+        "StringNotEquals": {opt_out: "off"},
+    }
+
+
+def test_only_the_spot_drain_function_changes_container_instances_and_only_those(project: Project) -> None:
+    for name, function in functions(project).items():
+        drains = [s for s in statements(function) if "ecs:UpdateContainerInstancesState" in actions_of(s)]
+        if name != "SpotDrainFunction":
+            assert drains == []
+            continue
+        (drain,) = drains
+        assert actions_of(drain) == ["ecs:UpdateContainerInstancesState"]
+        assert drain["Resource"]["Fn::Sub"].endswith(":container-instance/*/*")
+
+
 def test_notifications_go_through_a_fifo_queue_with_a_dead_letter_queue_and_an_alarm(project: Project) -> None:
     queue = project.resource("NotificationQueue")["Properties"]
     assert queue["FifoQueue"] is True
