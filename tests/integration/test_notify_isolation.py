@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from autopilot.aws import clients
 from autopilot.aws.notify_queue import NotificationQueue
@@ -57,6 +58,12 @@ def dead_letters() -> list[dict]:
         }
         for m in found
     ]
+
+
+def refuse_batches_over_256_kib(params: dict, **_: object) -> None:
+    """What SQS answers to a batch whose bodies exceed its limit."""
+    if sum(len(entry["MessageBody"].encode()) for entry in params["Entries"]) > 256 * 1024:
+        raise ClientError({"Error": {"Code": "AWS.SimpleQueueService.BatchRequestTooLong"}}, "SendMessageBatch")
 
 
 def notify(project) -> int:
@@ -121,3 +128,21 @@ def test_a_route_outside_its_service_is_refused_and_nothing_reaches_it(
     assert sink.received == []  # not a single request reached the server
     [dead] = dead_letters()
     assert "configuration error: route route" in dead["reason"]
+
+
+def test_messages_carrying_megabytes_of_event_text_are_queued_and_delivered(project, sink: ChatSink) -> None:
+    configure(
+        {"ops": {"type": "webhook", "secret": "ops"}},
+        {"ops": {"url": sink.url("/webhook"), "signing_secret": "0123456789abcdef0123"}},
+    )
+    huge = [
+        message(number).model_copy(update={"facts": {f"reason {i}": "x" * 100_000 for i in range(40)}})
+        for number in range(12)
+    ]
+    bounded = [Message.model_validate(m.model_dump()) for m in huge]  # as emit() and the queue see them
+    sqs = boto3.client("sqs")
+    sqs.meta.events.register("before-parameter-build.sqs.SendMessageBatch", refuse_batches_over_256_kib)  # as SQS
+    NotificationQueue(sqs, os.environ["NOTIFY_QUEUE_URL"]).send(bounded)
+    notify(project)
+    assert len(sink.delivered("/webhook")) == 12
+    assert dead_letters() == []

@@ -111,7 +111,10 @@ def test_every_mutating_statement_is_scoped_to_resources_or_conditioned(project:
 
 @pytest.mark.parametrize(
     ("function", "opt_out"),
-    [("DeployFunction", "aws:ResourceTag/autopilot:deploy"), ("RollbackFunction", "aws:ResourceTag/autopilot:rollback")],
+    [
+        ("DeployFunction", "aws:ResourceTag/autopilot:deploy"),
+        ("RollbackFunction", "aws:ResourceTag/autopilot:rollback"),
+    ],
 )
 def test_update_service_is_allowed_only_on_services_carrying_autopilot_tags(
     project: Project, function: str, opt_out: str

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 BATCH = 10
+BATCH_BYTES = 256 * 1024  # SQS's limit for a batch's bodies together (and for one message)
 
 
 class NotificationQueue:
@@ -18,19 +19,19 @@ class NotificationQueue:
         self.url = url
 
     def send(self, messages: list[Message]) -> None:
-        """In order, 10 a call; a thread's messages share a message group, so they stay in order."""
-        for start in range(0, len(messages), BATCH):
-            chunk = messages[start : start + BATCH]
+        """In order, in batches of at most 10 messages and 256 KiB; a thread's messages share a message group,
+        so they stay in order."""
+        for chunk in batches([(message, to_json(message)) for message in messages]):
             response = self._client.send_message_batch(
                 QueueUrl=self.url,
                 Entries=[
                     {
                         "Id": str(index),
-                        "MessageBody": to_json(message),
+                        "MessageBody": body,
                         "MessageGroupId": message.group,
                         "MessageDeduplicationId": message.message_id,
                     }
-                    for index, message in enumerate(chunk)
+                    for index, (message, body) in enumerate(chunk)
                 ],
             )
             failed = response.get("Failed", [])
@@ -48,3 +49,17 @@ class NotificationQueue:
                 "reason": {"DataType": "String", "StringValue": reason[:1000]},
             },
         )
+
+
+def batches(bodies: list[tuple[Message, str]]) -> list[list[tuple[Message, str]]]:
+    """Consecutive runs of at most BATCH messages whose bodies together fit BATCH_BYTES."""
+    runs: list[list[tuple[Message, str]]] = []
+    size = 0
+    for entry in bodies:
+        length = len(entry[1].encode())
+        if not runs or len(runs[-1]) == BATCH or size + length > BATCH_BYTES:
+            runs.append([])
+            size = 0
+        runs[-1].append(entry)
+        size += length
+    return runs
