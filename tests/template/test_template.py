@@ -176,3 +176,23 @@ def test_queues_that_feed_functions_hide_messages_long_enough(project: Project) 
             if event["Type"] == "SQS":
                 queue = project.resource(event["Properties"]["Queue"]["Fn::GetAtt"][0])["Properties"]
                 assert queue["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_rejected_events_of_every_event_driven_function_raise_one_alarm(project: Project) -> None:
+    alarm = project.resource("RejectedEventsAlarm")["Properties"]
+    watched = {
+        query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+        for query in alarm["Metrics"]
+        if "MetricStat" in query and query["MetricStat"]["Metric"]["MetricName"] == "RejectedEvents"
+    }
+    event_driven = {
+        function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for function in functions(project).values()
+        if any(event["Type"] == "EventBridgeRule" for event in function["Properties"]["Events"].values())
+    }
+    assert watched == event_driven
+    assert alarm["Threshold"] == 1
+    assert (
+        project.template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+        == (alarm["Metrics"][1]["MetricStat"]["Metric"]["Namespace"])
+    )

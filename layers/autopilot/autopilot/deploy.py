@@ -7,10 +7,12 @@ RegisterTaskDefinition (once per shared task definition), UpdateService and one 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,7 +25,7 @@ from autopilot.config.document import ConfigUnavailableError
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
-from autopilot.messages import Message, Severity, emit
+from autopilot.messages import Message, Severity, emit, truncate
 from autopilot.notify.links import service_links
 from autopilot.observability import logger, metrics
 from autopilot.refs import RepositoryRef
@@ -57,6 +59,9 @@ class ServiceResult(BaseModel):
     changes: list[ContainerChange] = Field(default_factory=list)
 
 
+SUMMARY_SERVICES = 50
+
+
 class DeployReport(BaseModel):
     event_id: str
     repository: str
@@ -67,6 +72,21 @@ class DeployReport(BaseModel):
 
     def outcome_of(self, service: str) -> ServiceResult | None:
         return next((result for result in self.results if result.service == service), None)
+
+    def summary(self, limit: int = SUMMARY_SERVICES) -> dict[str, Any]:
+        """What the idempotency record keeps (a duplicate delivery answers with it): every outcome counted,
+        the first `limit` services shown with reasons cut short. The full report of a push to 750 services
+        would not fit a DynamoDB item (400 KB); it is in the log, one line per service."""
+        shown = [
+            result.model_copy(update={"reason": truncate(result.reason, 500)}).model_dump(mode="json")
+            for result in self.results[:limit]
+        ]
+        return {
+            **self.model_dump(mode="json", exclude={"results"}),
+            "counts": dict(Counter(result.outcome.value for result in self.results)),
+            "results": shown,
+            "more_results": len(self.results) - len(shown),
+        }
 
 
 class DeployIncompleteError(RuntimeError):

@@ -1,16 +1,29 @@
 """Typed models of the EventBridge events we consume: only the fields we use, extra fields allowed.
 
-snake_case fields with the keys AWS sends as aliases; a missing required field fails at the edge.
+snake_case fields with the keys AWS sends as aliases; a missing required field fails at the edge. Every
+field we read is bounded by what AWS can send (names 255-256 characters, ARNs 2048, reasons a few KB), so an
+oversized or forged event is rejected before anything is done or written; nothing from an event can
+overflow a ledger item (400 KB) or a queue message (256 KiB).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from autopilot.refs import RepositoryRef, ServiceRef, cluster_name, ecr_registry_host
+
+# What AWS sends at most: resource names (cluster, service, repository, group, hook, alarm) 255-256
+# characters, ARNs 2048, image tags 300, lifecycle metadata 1023, composite alarm rules 10240, CloudWatch
+# dimension values 1024; reasons AWS writes (stop reasons, alarm reasons) are far below 4096.
+Name = Annotated[str, Field(max_length=256)]
+Arn = Annotated[str, Field(max_length=2048)]
+Word = Annotated[str, Field(max_length=128)]  # enums, ids, statuses, tokens
+Text = Annotated[str, Field(max_length=4096)]
+MAX_EVENT_BYTES = 1024 * 1024  # EventBridge's own limit for an event is below this
 
 
 class AwsEvent(BaseModel):
@@ -18,23 +31,30 @@ class AwsEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    id: str
-    detail_type: str = Field(alias="detail-type")
-    source: str
-    account: str
+    id: Word
+    detail_type: Word = Field(alias="detail-type")
+    source: Word
+    account: str = Field(pattern=r"^\d{12}$")
     time: datetime
-    region: str
-    resources: list[str] = Field(default_factory=list)
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+    resources: list[Arn] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_oversized(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
+            raise ValueError(f"event larger than {MAX_EVENT_BYTES} bytes")
+        return data
 
 
 class EcrImageActionDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    action_type: str = Field(alias="action-type")
-    result: str
-    repository_name: str = Field(alias="repository-name", min_length=1)
-    image_digest: str = Field(alias="image-digest", min_length=1)
-    image_tag: str | None = Field(default=None, alias="image-tag")
+    action_type: Word = Field(alias="action-type")
+    result: Word
+    repository_name: Name = Field(alias="repository-name", min_length=1)
+    image_digest: str = Field(alias="image-digest", pattern=r"^[a-zA-Z0-9_+.-]+:[a-fA-F0-9]+$", max_length=1000)
+    image_tag: str | None = Field(default=None, alias="image-tag", max_length=300)
 
 
 class EcrImageActionEvent(AwsEvent):
@@ -57,10 +77,10 @@ class EcrImageActionEvent(AwsEvent):
 class CloudTrailDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    event_source: str = Field(alias="eventSource")
-    event_name: str = Field(alias="eventName")
-    aws_region: str | None = Field(default=None, alias="awsRegion")
-    error_code: str | None = Field(default=None, alias="errorCode")
+    event_source: Word = Field(alias="eventSource")
+    event_name: Word = Field(alias="eventName")
+    aws_region: Word | None = Field(default=None, alias="awsRegion")
+    error_code: Word | None = Field(default=None, alias="errorCode")
     request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
     response_elements: dict[str, Any] | None = Field(default=None, alias="responseElements")
 
@@ -72,6 +92,13 @@ class EcsApiCallEvent(AwsEvent):
     detail_type: Literal["AWS API Call via CloudTrail"] = Field(alias="detail-type")
     source: Literal["aws.ecs"]
     detail: CloudTrailDetail
+
+    @model_validator(mode="after")
+    def _service_names_fit(self) -> EcsApiCallEvent:
+        service = self.service()
+        if service and (len(service.cluster) > 255 or len(service.name) > 255):
+            raise ValueError("cluster or service name longer than ECS allows (255)")
+        return self
 
     def service(self) -> ServiceRef | None:
         """The service the call was about, or None when it was about something else (a cluster, a task…)."""
@@ -103,14 +130,14 @@ InventoryTrigger = Annotated[EcsApiCallEvent | ScheduledEvent, Field(discriminat
 class EcsDeploymentDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    event_type: str = Field(alias="eventType")
+    event_type: Word = Field(alias="eventType")
     event_name: Literal[
         "SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"
     ] = Field(alias="eventName")
     deployment_id: str = Field(alias="deploymentId", pattern=r"^ecs-svc/\d+$")
     updated_at: datetime = Field(alias="updatedAt")
-    reason: str = ""
-    cluster_arn: str | None = Field(default=None, alias="clusterArn")
+    reason: Text = ""
+    cluster_arn: Arn | None = Field(default=None, alias="clusterArn")
 
 
 class EcsDeploymentEvent(AwsEvent):
@@ -119,7 +146,7 @@ class EcsDeploymentEvent(AwsEvent):
 
     detail_type: Literal["ECS Deployment State Change"] = Field(alias="detail-type")
     source: Literal["aws.ecs"]
-    resources: list[str] = Field(min_length=1)
+    resources: list[Arn] = Field(min_length=1, max_length=50)
     detail: EcsDeploymentDetail
 
     @property
@@ -146,16 +173,16 @@ class AlarmState(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-    reason: str = ""
+    reason: Text = ""
     timestamp: datetime | None = None
 
 
 class AlarmMetric(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    namespace: str | None = None
-    name: str | None = None
-    dimensions: dict[str, str] = Field(default_factory=dict)
+    namespace: Name | None = None
+    name: Name | None = None
+    dimensions: dict[Name, Annotated[str, Field(max_length=1024)]] = Field(default_factory=dict, max_length=30)
 
 
 class AlarmMetricStat(BaseModel):
@@ -167,22 +194,22 @@ class AlarmMetricStat(BaseModel):
 class AlarmMetricQuery(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    id: str | None = None
+    id: Name | None = None
     metric_stat: AlarmMetricStat | None = Field(default=None, alias="metricStat")
-    expression: str | None = None
+    expression: str | None = Field(default=None, max_length=10240)
 
 
 class AlarmConfiguration(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    metrics: list[AlarmMetricQuery] = Field(default_factory=list)
-    alarm_rule: str | None = Field(default=None, alias="alarmRule")
+    metrics: list[AlarmMetricQuery] = Field(default_factory=list, max_length=500)
+    alarm_rule: str | None = Field(default=None, alias="alarmRule", max_length=10240)
 
 
 class AlarmDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    alarm_name: str = Field(alias="alarmName")
+    alarm_name: Name = Field(alias="alarmName")
     state: AlarmState
     previous_state: AlarmState | None = Field(default=None, alias="previousState")
     configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
@@ -223,8 +250,8 @@ RollbackTrigger = Annotated[EcsDeploymentEvent | AlarmStateChangeEvent, Field(di
 class InstanceDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    instance_id: str = Field(alias="instance-id", pattern=r"^i-[0-9a-f]+$")
-    instance_action: str | None = Field(default=None, alias="instance-action")
+    instance_id: str = Field(alias="instance-id", pattern=r"^i-[0-9a-f]+$", max_length=19)
+    instance_action: Word | None = Field(default=None, alias="instance-action")
 
 
 class SpotInterruptionEvent(AwsEvent):
@@ -245,14 +272,14 @@ class RebalanceRecommendationEvent(AwsEvent):
 class LifecycleActionDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    lifecycle_action_token: str = Field(alias="LifecycleActionToken")
-    auto_scaling_group_name: str = Field(alias="AutoScalingGroupName")
-    lifecycle_hook_name: str = Field(alias="LifecycleHookName")
-    ec2_instance_id: str = Field(alias="EC2InstanceId")
-    lifecycle_transition: str = Field(alias="LifecycleTransition")
-    notification_metadata: str | None = Field(default=None, alias="NotificationMetadata")
-    origin: str | None = Field(default=None, alias="Origin")
-    destination: str | None = Field(default=None, alias="Destination")
+    lifecycle_action_token: Word = Field(alias="LifecycleActionToken")
+    auto_scaling_group_name: Name = Field(alias="AutoScalingGroupName")
+    lifecycle_hook_name: Name = Field(alias="LifecycleHookName")
+    ec2_instance_id: str = Field(alias="EC2InstanceId", pattern=r"^i-[0-9a-f]+$", max_length=19)
+    lifecycle_transition: Word = Field(alias="LifecycleTransition")
+    notification_metadata: str | None = Field(default=None, alias="NotificationMetadata", max_length=1023)
+    origin: Word | None = Field(default=None, alias="Origin")
+    destination: Word | None = Field(default=None, alias="Destination")
 
 
 class LifecycleTerminateEvent(AwsEvent):
@@ -266,41 +293,41 @@ class LifecycleTerminateEvent(AwsEvent):
 class TaskContainer(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    name: str
+    name: Name
     exit_code: int | None = Field(default=None, alias="exitCode")
-    reason: str | None = None
-    last_status: str | None = Field(default=None, alias="lastStatus")
+    reason: Text | None = None
+    last_status: Word | None = Field(default=None, alias="lastStatus")
 
 
 class TaskAttachmentDetail(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    name: str
-    value: str | None = None
+    name: Name
+    value: Arn | None = None
 
 
 class TaskAttachment(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    type: str | None = None
-    details: list[TaskAttachmentDetail] = Field(default_factory=list)
+    type: Word | None = None
+    details: list[TaskAttachmentDetail] = Field(default_factory=list, max_length=100)
 
 
 class TaskDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    task_arn: str = Field(alias="taskArn")
-    cluster_arn: str = Field(alias="clusterArn")
-    last_status: str = Field(alias="lastStatus")
-    desired_status: str | None = Field(default=None, alias="desiredStatus")
-    group: str | None = None
-    stop_code: str | None = Field(default=None, alias="stopCode")
-    stopped_reason: str | None = Field(default=None, alias="stoppedReason")
-    task_definition_arn: str | None = Field(default=None, alias="taskDefinitionArn")
-    started_by: str | None = Field(default=None, alias="startedBy")
-    containers: list[TaskContainer] = Field(default_factory=list)
-    attachments: list[TaskAttachment] = Field(default_factory=list)
-    capacity_provider_name: str | None = Field(default=None, alias="capacityProviderName")
+    task_arn: Arn = Field(alias="taskArn")
+    cluster_arn: Arn = Field(alias="clusterArn")
+    last_status: Word = Field(alias="lastStatus")
+    desired_status: Word | None = Field(default=None, alias="desiredStatus")
+    group: str | None = Field(default=None, max_length=300)  # `service:` or `family:` and a name
+    stop_code: Word | None = Field(default=None, alias="stopCode")
+    stopped_reason: Text | None = Field(default=None, alias="stoppedReason")
+    task_definition_arn: Arn | None = Field(default=None, alias="taskDefinitionArn")
+    started_by: Name | None = Field(default=None, alias="startedBy")
+    containers: list[TaskContainer] = Field(default_factory=list, max_length=50)
+    attachments: list[TaskAttachment] = Field(default_factory=list, max_length=50)
+    capacity_provider_name: Name | None = Field(default=None, alias="capacityProviderName")
 
     @property
     def service_name(self) -> str | None:
@@ -331,9 +358,9 @@ class TaskStateChangeEvent(AwsEvent):
 class ServiceActionDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    event_type: str = Field(alias="eventType")
-    event_name: str = Field(alias="eventName")
-    cluster_arn: str | None = Field(default=None, alias="clusterArn")
+    event_type: Word = Field(alias="eventType")
+    event_name: Word = Field(alias="eventName")
+    cluster_arn: Arn | None = Field(default=None, alias="clusterArn")
 
 
 class ServiceActionEvent(AwsEvent):
@@ -341,7 +368,7 @@ class ServiceActionEvent(AwsEvent):
 
     detail_type: Literal["ECS Service Action"] = Field(alias="detail-type")
     source: Literal["aws.ecs"]
-    resources: list[str] = Field(min_length=1)
+    resources: list[Arn] = Field(min_length=1, max_length=50)
     detail: ServiceActionDetail
 
 

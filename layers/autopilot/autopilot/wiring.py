@@ -10,6 +10,7 @@ from functools import cache, lru_cache, wraps
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -50,7 +51,7 @@ from autopilot.inventory import rebuild_index, refresh_service
 from autopilot.messages import Message, take_outbox, to_json
 from autopilot.notify.channels import TIMEOUT_SECONDS, HttpPoster, SlackBot
 from autopilot.notify.deliver import NotifyPorts, deliver
-from autopilot.observability import logger
+from autopilot.observability import logger, metrics
 from autopilot.refs import ServiceRef
 from autopilot.rollback import RollbackPorts, handle_alarm, handle_deployment_change
 from autopilot.settings import Settings, get_settings
@@ -144,12 +145,18 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
 
 
 def rejected(event: Mapping[str, Any], error: ValidationError) -> dict[str, Any]:
-    """A malformed event: one clear error in the log, no retry (it would never parse)."""
-    problems = [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()]
+    """A malformed or oversized event: one clear error in the log (never the offending value, which may be
+    a megabyte), the RejectedEvents metric (RejectedEventsAlarm), no retry (it would never parse)."""
+    problems = [f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"[:300] for item in error.errors()][:20]
     logger.error(
         "malformed event rejected",
-        extra={"event_id": event.get("id"), "detail_type": event.get("detail-type"), "problems": problems},
+        extra={
+            "event_id": str(event.get("id"))[:128],
+            "detail_type": str(event.get("detail-type"))[:128],
+            "problems": problems,
+        },
     )
+    metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
     return {"rejected": True, "problems": problems}
 
 
@@ -162,11 +169,12 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
     settings = get_settings()
     adapters = Adapters.current()
 
-    def work() -> dict[str, Any]:
-        return deploy_pushed_image(push, deploy_ports(adapters), dry_run=dry_run).model_dump(mode="json")
-
     if dry_run:
-        return work()
+        return deploy_pushed_image(push, deploy_ports(adapters), dry_run=True).model_dump(mode="json")
+
+    def work() -> dict[str, Any]:
+        return deploy_pushed_image(push, deploy_ports(adapters)).summary()
+
     return once_per_event(
         work,
         event_id=push.id,

@@ -46,6 +46,9 @@ def deploy_table(report: dict[str, Any]) -> Table:
             revision += f" → {short_task_definition(result['new_task_definition'])}"
         style = OUTCOME_STYLE.get(result["outcome"], "")
         table.add_row(result["service"], f"[{style}]{result['outcome']}[/]", revision, images, result["reason"])
+    if report.get("more_results"):
+        counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.get("counts", {}).items()))
+        table.caption = f"{report['more_results']} more services not shown (all: {counts}); the log has each one"
     return table
 
 
