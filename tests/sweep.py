@@ -243,3 +243,99 @@ SPOT_WARNING_DRAIN = Scenario(
     effects=("ecs.UpdateContainerInstancesState",),
 )
 SCENARIOS += [LIFECYCLE_DRAIN, SPOT_WARNING_DRAIN]
+
+
+# -- Fargate Spot: the interrupted task leaves both of its service's target groups -------------------------
+def _fargate_world(world: World) -> dict[str, Any]:
+    from tests.integration.test_spot_drain import event_for, fargate_service
+
+    return {"groups": fargate_service(), "event": event_for("ecs-task-fargate-spot-interruption.json")}
+
+
+def _fargate_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    elbv2 = boto3.client("elbv2")
+    targets = {
+        name: sorted(
+            (item["Target"]["Id"], item["TargetHealth"]["State"])
+            for item in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        )
+        for name, arn in context["groups"].items()
+    }
+    return {"targets": targets, "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"])}
+
+
+FARGATE_SPOT = Scenario(
+    name="fargate_spot_deregister",
+    setup=_fargate_world,
+    act=lambda world, context: until_done(lambda: world.project.invoke("SpotDrainFunction", context["event"]))[1],
+    observe=_fargate_state,
+    effects=("elasticloadbalancing.DeregisterTargets",),
+)
+SCENARIOS.append(FARGATE_SPOT)
+
+
+# -- notification delivery: two threads, a signed webhook and a Slack bot's living message ------------------
+def _notify_world(world: World) -> dict[str, Any]:
+    import json
+
+    from autopilot.aws.notify_queue import NotificationQueue
+    from autopilot.local.chat_sink import ChatSink
+    from autopilot.messages import Message, Severity
+
+    sink = ChatSink().start()
+    secrets = {
+        "hook": {"url": sink.url("/webhook"), "signing_secret": "0123456789abcdef0123"},
+        "bot": {"token": "xoxb-1111111111-2222222222-notarealtoken"},
+    }
+    for name, value in secrets.items():
+        boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+    routes = {
+        "ops": {"type": "webhook", "secret": "hook"},
+        "chat": {"type": "slack_bot", "secret": "bot", "channel": "C0DEPLOYS", "api_url": sink.url("/api/")},
+    }
+    document = {"policies": {"stable": "semver:^1.2"}, "routes": routes, "defaults": {"routes": list(routes)}}
+    boto3.client("ssm").put_parameter(
+        Name="/ecs-autopilot/config", Value=json.dumps(document), Type="String", Overwrite=True
+    )
+    messages = [
+        Message(kind=kind, severity=Severity.INFO, service=f"prod/{service}", title=title, thread_key=f"{service}#d")
+        for kind, service, title in (
+            ("deploy.started", "web", "prod/web: deploying 1.2.0"),
+            ("deploy.started", "api", "prod/api: deploying 1.2.0"),
+            ("deploy.completed", "web", "prod/web: 1.2.0 is live"),
+        )
+    ]
+    NotificationQueue(boto3.client("sqs"), os.environ["NOTIFY_QUEUE_URL"]).send(messages)
+    clients.clear_caches()
+    return {"sink": sink}
+
+
+def _notify_act(world: World, context: dict[str, Any]) -> int:
+    return drain_queue(lambda event: world.project.invoke("NotifyFunction", event), os.environ["NOTIFY_QUEUE_URL"])
+
+
+def _notify_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    from autopilot.local.chat_sink import render_for_people
+
+    sink = context["sink"]
+    sink.stop()
+    received: dict[str, list[str]] = {}  # in order within each thread and route; those are independent
+    for item in sink.received:
+        line = render_for_people(item.path, item)
+        thread = line.split("prod/", 1)[1].split(":", 1)[0]
+        received.setdefault(f"{thread} {item.path.split('/')[1]}", []).append(normalized(line))
+    return {
+        "received": received,
+        "ledger": ledger_state(),
+        "dead_letters": queued_messages(os.environ["NOTIFY_DLQ_URL"]),
+    }
+
+
+NOTIFY_DELIVERY = Scenario(
+    name="notify_delivery",
+    setup=_notify_world,
+    act=_notify_act,
+    observe=_notify_state,
+    effects=(),
+)
+SCENARIOS.append(NOTIFY_DELIVERY)

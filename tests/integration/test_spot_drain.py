@@ -222,6 +222,11 @@ def test_an_instance_outside_every_cluster_completes_the_hook_at_once(project, c
 
 @pytest.fixture
 def fargate(aws) -> Iterator[dict[str, str]]:
+    yield fargate_service()
+
+
+def fargate_service() -> dict[str, str]:
+    """FargateCluster/web behind two target groups, each with the sample task (10.0.0.139) and another."""
     ec2 = boto3.client("ec2")
     elbv2 = boto3.client("elbv2")
     ecs = boto3.client("ecs")
@@ -249,7 +254,7 @@ def fargate(aws) -> Iterator[dict[str, str]]:
             {"targetGroupArn": groups["web-internal"], "containerName": "FargateApp", "containerPort": 9090},
         ],
     )
-    yield groups
+    return groups
 
 
 def targets(arn: str) -> set[str]:

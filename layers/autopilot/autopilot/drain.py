@@ -334,8 +334,10 @@ def handle_fargate_spot(task: TaskDetail, ports: DrainPorts) -> DrainReport:
     if ip is None or not balancers:
         detail = "no target group to leave" if ip else "the task has no private IP in the event"
         return DrainReport(trigger=trigger, subject=task.task_arn, outcome="TOLD", services=[str(ref)], detail=detail)
-    for lb in balancers:
-        ports.targets.deregister(str(lb["targetGroupArn"]), ip, int(lb.get("containerPort", 0)))
+    for lb in balancers:  # read first: a retry after a partial failure leaves the groups already left alone
+        group, port = str(lb["targetGroupArn"]), int(lb.get("containerPort", 0))
+        if ports.targets.serving(group, ip, port):
+            ports.targets.deregister(group, ip, port)
     names = ", ".join(str(lb["targetGroupArn"]).split(":")[-1].split("/")[1] for lb in balancers)
     _tell(
         ports,

@@ -56,8 +56,21 @@ class TargetGroups:
     def __init__(self, client: ElasticLoadBalancingv2Client) -> None:
         self._client = client
 
+    def serving(self, target_group_arn: str, ip: str, port: int) -> bool:
+        """Whether the target still takes traffic: registered and not already draining (a retry after an
+        earlier attempt deregistered it sees `draining`, or `unused` once the deregistration delay is over)."""
+        health = self._client.describe_target_health(
+            TargetGroupArn=target_group_arn, Targets=[{"Id": ip, "Port": port}]
+        )["TargetHealthDescriptions"]
+        return any(item.get("TargetHealth", {}).get("State") not in {"draining", "unused"} for item in health)
+
     def deregister(self, target_group_arn: str, ip: str, port: int) -> None:
-        self._client.deregister_targets(TargetGroupArn=target_group_arn, Targets=[{"Id": ip, "Port": port}])
+        """Take the target out; one that is already gone (a concurrent drain) is not an error."""
+        try:
+            self._client.deregister_targets(TargetGroupArn=target_group_arn, Targets=[{"Id": ip, "Port": port}])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "InvalidTarget":
+                raise
 
 
 class DrainWaitQueue:

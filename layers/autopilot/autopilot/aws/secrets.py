@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from autopilot.aws.errors import error_code, is_retryable
 from autopilot.observability import logger
 
 if TYPE_CHECKING:
@@ -44,7 +45,12 @@ def _guard(values: list[str]) -> None:
 
 
 class SecretUnavailableError(LookupError):
-    """The secret does not exist or cannot be read; the message names the secret, not its value."""
+    """The secret does not exist or cannot be read; the message names the secret, not its value. `transient`
+    when a later attempt may read it (throttled, a server error): the message is retried, not dead-lettered."""
+
+    def __init__(self, text: str, *, transient: bool = False) -> None:
+        super().__init__(text)
+        self.transient = transient
 
 
 class RouteSecrets:
@@ -56,6 +62,11 @@ class RouteSecrets:
         try:
             raw = self._provider.get(secret_id, max_age=CACHE_SECONDS)
         except GetParameterError as error:
+            cause = error.__context__  # Powertools wraps the SDK's error without chaining it as the cause
+            if cause is not None and is_retryable(cause):
+                raise SecretUnavailableError(
+                    f"secret {secret_id} could not be read now ({error_code(cause)})", transient=True
+                ) from None
             kind = "ResourceNotFoundException" if "ResourceNotFound" in str(error) else "unreadable"
             raise SecretUnavailableError(f"secret {secret_id} is {kind}") from None
         text = raw.decode() if isinstance(raw, bytes) else str(raw)

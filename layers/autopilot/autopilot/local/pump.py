@@ -60,7 +60,7 @@ def run_event_source(
             MaxNumberOfMessages=10,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
-            VisibilityTimeout=0,
+            VisibilityTimeout=IN_FLIGHT_SECONDS,
         ).get("Messages", [])
         if not messages:
             run.drained = True
@@ -69,6 +69,7 @@ def run_event_source(
         try:
             result = invoke(sqs_event(messages, arn, sqs.meta.region_name))
         except Exception:
+            _time_out(sqs, queue_url, messages)
             if redeliver_failures:
                 continue
             return run
@@ -77,9 +78,21 @@ def run_event_source(
             if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 run.handled += 1
+        _time_out(sqs, queue_url, [message for message in messages if message["MessageId"] in failed])
         if failed and not redeliver_failures:
             return run
     return run
+
+
+IN_FLIGHT_SECONDS = 30
+
+
+def _time_out(sqs: Any, queue_url: str, messages: list[Any]) -> None:
+    """Their visibility timeout passes at once: they are received again, in order. (Received in flight and
+    made visible again, as SQS does; moto hands a FIFO group's messages back out of order when they were
+    received with a visibility timeout of 0.)"""
+    for message in messages:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
 
 
 def pump(project: Project, queue_url: str, *, function: str = "NotifyFunction", rounds: int = 20) -> int:

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
+from autopilot.aws.errors import describe_error, is_retryable
 from autopilot.aws.ledger import Ledger
 from autopilot.aws.secrets import RouteSecrets, SecretUnavailableError
 from autopilot.config.document import ConfigDocument, RouteConfig
@@ -87,13 +89,31 @@ def _deliver_to(name: str, route: RouteConfig | None, message: Message, ports: N
         _send(name, route, message, ports)
     except (DeliveryError, SecretUnavailableError) as error:
         reason = str(error)
-        if isinstance(error, DeliveryError) and not error.permanent:
+        transient = error.transient if isinstance(error, SecretUnavailableError) else not error.permanent
+        if transient:
             return RouteResult(route=name, status="RETRY", reason=reason)
         logger.error("delivery failed permanently; dead-lettered", extra={"route": name, "reason": reason})
         ports.dead_letter(message, name, reason)
         return RouteResult(route=name, status="DEAD_LETTERED", reason=reason)
-    ports.ledger.mark_delivered(name, message.message_id)
+    recorded(lambda: ports.ledger.mark_delivered(name, message.message_id), "delivery", name)
     return RouteResult(route=name, status="DELIVERED")
+
+
+def recorded(write: Callable[[], None], what: str, route: str) -> None:
+    """Write a record of something the channel already received. Failing the message now would send it
+    again, so the write is tried once more after a retryable error, and a record that still cannot be
+    written is logged and the message counts as delivered."""
+    for attempt in (1, 2):
+        try:
+            write()
+            return
+        except (ClientError, BotoCoreError) as error:
+            if attempt == 2 or not is_retryable(error):
+                logger.error(
+                    f"{what} not recorded; the message was delivered",
+                    extra={"route": route, "error": describe_error(error)},
+                )
+                return
 
 
 def _secret(route: RouteConfig, name: str, ports: NotifyPorts, *keys: str) -> str:
@@ -154,7 +174,8 @@ def _slack_bot(name: str, route: RouteConfig, message: Message, ports: NotifyPor
     if parent is None:
         ts = bot.post(route.channel, card["text"], card["attachments"])
         if message.thread_key:
-            ports.ledger.save_thread(name, message.thread_key, route.channel, ts)
+            thread_key = message.thread_key
+            recorded(lambda: ports.ledger.save_thread(name, thread_key, route.channel or "", ts), "thread", name)
         return
     channel, ts = str(parent["channel"]), str(parent["ts"])
     bot.update(channel, ts, card["text"], card["attachments"])
