@@ -142,10 +142,10 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
 
     assert "is frozen" in autopilot("freeze", "prod/web", *target).stdout
     assert autopilot("unfreeze", "prod/web", *target).returncode == 0
-    from autopilot.aws.ledger import Ledger
+    from autopilot.ledger import Ledger
     from autopilot.refs import ServiceRef
 
-    Ledger(boto3.client("dynamodb"), LOCAL_TABLE).quarantine(ServiceRef("prod", "web"), [digest])
+    Ledger(boto3.client("dynamodb"), LOCAL_TABLE).services.quarantine(ServiceRef("prod", "web"), [digest])
     assert autopilot("quarantine", "list", "prod/web", *target).stdout.split() == [digest]
     assert autopilot("quarantine", "clear", "prod/web", digest, *target).returncode == 0
     assert "nothing quarantined" in autopilot("quarantine", "list", "prod/web", *target).stdout

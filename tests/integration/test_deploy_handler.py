@@ -11,7 +11,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.ecs.models import EC2ContainerServiceBackend
 
 from autopilot.aws import clients
-from autopilot.aws.ledger import Ledger, service_pk
+from autopilot.ledger import Ledger, service_pk
 from autopilot.refs import ServiceRef
 from tests.conftest import sample
 from tests.integration.world import SIDECAR, World, outcomes, reasons
@@ -51,7 +51,7 @@ def test_deployment_is_recorded_in_the_ledger(world: World) -> None:
     world.service("prod", "web", previous, {"autopilot:deploy": "tag:latest"})
     world.inventory()
     report = world.push("shop", "latest")
-    rows = ledger().deployments(ServiceRef("prod", "web"))
+    rows = ledger().deployments.ours(ServiceRef("prod", "web"))
     assert len(rows) == 1
     row = rows[0]
     assert row["status"] == "IN_PROGRESS"
@@ -101,7 +101,7 @@ def test_the_same_event_delivered_twice_changes_nothing(world: World) -> None:
     assert outcomes(first) == {"prod/web": "DEPLOYED"}
     assert second["duplicate_delivery"] is True
     assert task_definition_count(world, "web") == 2
-    assert len(ledger().deployments(ServiceRef("prod", "web"))) == 1
+    assert len(ledger().deployments.ours(ServiceRef("prod", "web"))) == 1
 
 
 def test_a_new_event_for_the_digest_the_service_runs_is_a_no_op(world: World) -> None:
@@ -157,7 +157,7 @@ def test_untagged_push_never_deploys(world: World) -> None:
 def test_quarantined_digest_is_skipped_with_a_reason(world: World) -> None:
     world.managed("prod", "web", "tag:latest")
     digest = world.push_image("shop", "latest", label="bad build")
-    ledger().quarantine(ServiceRef("prod", "web"), [digest])
+    ledger().services.quarantine(ServiceRef("prod", "web"), [digest])
     report = world.deliver(world.events.ecr_push("shop", digest, "latest"))
     assert outcomes(report) == {"prod/web": "SKIPPED"}
     assert "quarantined" in reasons(report)["prod/web"]
@@ -166,7 +166,7 @@ def test_quarantined_digest_is_skipped_with_a_reason(world: World) -> None:
 
 def test_frozen_service_is_skipped(world: World) -> None:
     world.managed("prod", "web", "tag:latest")
-    ledger().set_frozen(ServiceRef("prod", "web"), True)
+    ledger().services.set_frozen(ServiceRef("prod", "web"), True)
     assert outcomes(world.push("shop", "latest")) == {"prod/web": "SKIPPED"}
 
 
@@ -215,7 +215,8 @@ def test_a_service_deleted_after_indexing_is_skipped_and_its_index_entry_removed
     from autopilot.events import EcrImageActionEvent
 
     indexed = {
-        e.service.key for e in ledger().services_for_repository(EcrImageActionEvent.model_validate(repo).repository)
+        e.service.key
+        for e in ledger().index.services_for_repository(EcrImageActionEvent.model_validate(repo).repository)
     }
     assert indexed == {"prod/web"}
 

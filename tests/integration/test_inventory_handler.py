@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from autopilot.aws.ledger import Ledger
+from autopilot.ledger import Ledger
 from autopilot.refs import RepositoryRef, ServiceRef
 from tests.conftest import sample
 from tests.integration.world import World, outcomes
@@ -27,7 +27,7 @@ def ledger() -> Ledger:
 
 
 def indexed(repository: str) -> set[str]:
-    return {entry.service.key for entry in ledger().services_for_repository(RepositoryRef(REGISTRY, repository))}
+    return {entry.service.key for entry in ledger().index.services_for_repository(RepositoryRef(REGISTRY, repository))}
 
 
 def api_call(name: str, cluster: str, service: str, **request: Any) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def test_update_service_to_another_repository_moves_the_index_entry(world: World
     refresh(world, api_call("UpdateService", "prod", "web"))
     assert indexed("shop") == set()
     assert indexed("store") == {"prod/web"}
-    assert ledger().indexed_repositories(ServiceRef("prod", "web")) == {
+    assert ledger().index.indexed_repositories(ServiceRef("prod", "web")) == {
         f"{REGISTRY}/store",
         "public.ecr.aws/aws-observability/aws-for-fluent-bit",
     }

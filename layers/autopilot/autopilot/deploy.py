@@ -20,11 +20,11 @@ from pydantic import BaseModel, Field
 
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot, TaskDefinitionSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
-from autopilot.aws.ledger import DeploymentRecord, IndexEntry, Ledger, ServiceState
 from autopilot.config.document import ConfigUnavailableError
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
+from autopilot.ledger import DeploymentRecord, IndexEntry, Ledger, ServiceState
 from autopilot.messages import Message, Severity, emit, truncate
 from autopilot.notify.links import service_links
 from autopilot.observability import logger, metrics
@@ -136,7 +136,7 @@ def deploy_pushed_image(push: EcrImageActionEvent, ports: DeployPorts, *, dry_ru
     if not push.tag:
         logger.info("untagged push never deploys", extra={"repository": report.repository})
         return report
-    entries = ports.ledger.services_for_repository(push.repository)
+    entries = ports.ledger.index.services_for_repository(push.repository)
     if not entries:
         logger.info("no managed service uses this repository", extra={"repository": report.repository})
         return report
@@ -160,7 +160,7 @@ class _DeployRun:
     def execute(self, entries: list[IndexEntry]) -> None:
         """Shared reads first (state, services); then each service on its own: an error of one service is
         that service's outcome, the others go on, and the push is retried for the ones a retry may fix."""
-        states = self.ports.ledger.service_states(entry.service for entry in entries)
+        states = self.ports.ledger.services.states(entry.service for entry in entries)
         services = self.ports.ecs.describe_services(entry.service for entry in entries)
         loaded: dict[str, tuple[TaskDefinitionSnapshot | None, TaskDefinitionSnapshot | None]] = {}
         new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
@@ -177,7 +177,7 @@ class _DeployRun:
                 for _ in range(MAX_DECISION_ROUNDS):
                     if not self._plan(candidate) or self._deploy(candidate, new_revisions):
                         break
-                    candidate.state = self.ports.ledger.service_states([entry.service])[entry.service]
+                    candidate.state = self.ports.ledger.services.states([entry.service])[entry.service]
                 else:
                     raise DecisionRaceError(f"{entry.service}: the service's deployed image kept changing")
             except (ClientError, BotoCoreError, ConfigUnavailableError, DecisionRaceError) as error:
@@ -343,7 +343,7 @@ class _DeployRun:
         record = self._record(candidate, new_arn, changes)
         before = candidate.state.deployed(self.repository)
         decided_before = before is not None and before.event_id == self.push.id and before.task_definition == new_arn
-        if not decided_before and not self.ports.ledger.decide_deployment(record, before):
+        if not decided_before and not self.ports.ledger.services.decide(record, before):
             logger.info("another push changed the service first; deciding again", extra={"service": name})
             return False
         if candidate.service.task_definition != new_arn:
@@ -351,9 +351,11 @@ class _DeployRun:
                 self.ports.ecs.update_service(ref, new_arn)
             except (ClientError, BotoCoreError) as error:
                 if not is_retryable(error):
-                    self.ports.ledger.undo_decision(record, None if decided_before else before, describe_error(error))
+                    self.ports.ledger.services.undo_decision(
+                        record, None if decided_before else before, describe_error(error)
+                    )
                 raise
-        now = self.ports.ledger.deployed_image(ref, self.repository)
+        now = self.ports.ledger.services.deployed_image(ref, self.repository)
         if now is not None and now.event_id != self.push.id:  # a newer decision landed while we deployed
             if now.task_definition and now.task_definition != new_arn:
                 self.ports.ecs.update_service(ref, now.task_definition)  # ours may have landed last: theirs stands
@@ -462,7 +464,7 @@ class _DeployRun:
             extra={"service": name, "repository": self.report.repository, "reason": reason},
         )
         if not self.dry_run:
-            self.ports.ledger.remove_index_entry(self.repository, entry.service)
+            self.ports.ledger.index.remove_index_entry(self.repository, entry.service)
         self._result(name, Outcome.SKIPPED, f"{reason}; index entry removed")
 
     def _result(

@@ -14,15 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from autopilot.aws.capacity import DrainWaitQueue, LifecycleHooks, TargetGroups
-from autopilot.aws.ecs import CapacityGateway, ContainerInstance
-from autopilot.aws.ledger import ClaimState, Ledger
+from autopilot.aws.ecs import ContainerInstance, TaskSnapshot
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.events import LifecycleTerminateEvent, RebalanceRecommendationEvent, SpotInterruptionEvent, TaskDetail
+from autopilot.ledger import Claim, ClaimState, LifecycleRecord
 from autopilot.messages import Message, Severity, emit
 from autopilot.notify.links import service_links
 from autopilot.observability import logger
@@ -40,13 +39,48 @@ class DrainReport(BaseModel):
     services: list[str] = Field(default_factory=list)
 
 
+# What the drain decisions need of the world (AWS adapters in autopilot.aws and autopilot.ledger; in-memory
+# fakes in tests/fakes.py for the Given/When/Then tests in tests/unit/test_drain_decisions.py).
+class Capacity(Protocol):
+    def find_container_instance(self, ec2_instance_id: str) -> ContainerInstance | None: ...
+    def drain(self, instance: ContainerInstance) -> None: ...
+    def service_tasks_on(self, instance: ContainerInstance) -> list[TaskSnapshot]: ...
+    def load_balancers(self, ref: ServiceRef) -> list[dict[str, Any]]: ...
+
+
+class Hooks(Protocol):
+    def heartbeat_timeout(self, group: str, hook: str) -> int: ...
+    def waiting(self, instance: str) -> bool: ...
+    def heartbeat(self, group: str, hook: str, token: str, instance: str) -> None: ...
+    def complete(self, group: str, hook: str, token: str, instance: str) -> bool: ...
+
+
+class Targets(Protocol):
+    def serving(self, target_group_arn: str, ip: str, port: int) -> bool: ...
+    def deregister(self, target_group_arn: str, ip: str, port: int) -> None: ...
+
+
+class WaitQueue(Protocol):
+    def wait(self, state: dict[str, Any], delay_seconds: int = 60) -> None: ...
+
+
+class Lifecycles(Protocol):
+    """One claim per lifecycle action (group, instance, token): a lease until DONE."""
+
+    def acquire(self, group: str, instance: str, token: str, owner: str, now: int, lease_seconds: int) -> Claim: ...
+    def release(self, group: str, instance: str, token: str, owner: str) -> None: ...
+    def finish(self, group: str, instance: str, token: str, owner: str, *, outcome: str, completed: bool) -> None: ...
+    def get(self, group: str, instance: str, token: str) -> LifecycleRecord | None: ...
+    def mark_completed(self, group: str, instance: str, token: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class DrainPorts:
-    capacity: CapacityGateway
-    hooks: LifecycleHooks
-    targets: TargetGroups
-    ledger: Ledger
-    wait_queue: DrainWaitQueue | None
+    capacity: Capacity
+    hooks: Hooks
+    targets: Targets
+    lifecycles: Lifecycles
+    wait_queue: WaitQueue | None
     tags_of: Callable[[ServiceRef], dict[str, str] | None]
     region: str | None = None
     drain_on_rebalance: bool = False
@@ -157,9 +191,9 @@ def handle_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts) -> Drain
     hook = event.detail
     trigger = f"lifecycle hook {hook.lifecycle_hook_name}"
     instance_id = hook.ec2_instance_id
-    pk, sk = f"LIFECYCLE#{hook.auto_scaling_group_name}", f"{instance_id}#{hook.lifecycle_action_token}"
+    action = (hook.auto_scaling_group_name, instance_id, hook.lifecycle_action_token)
     now = int(ports.clock().timestamp())
-    claim = ports.ledger.acquire(pk, sk, ports.owner, now, LEASE_SECONDS)
+    claim = ports.lifecycles.acquire(*action, ports.owner, now, LEASE_SECONDS)
     if claim.state == ClaimState.DONE:
         return DrainReport(
             trigger=trigger, subject=instance_id, outcome="DUPLICATE", detail="this lifecycle action is handled"
@@ -169,10 +203,9 @@ def handle_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts) -> Drain
     try:
         report = _start_lifecycle(event, ports, trigger)
         ports.flush()
-        completed = True if report.outcome == "COMPLETED" else None
-        ports.ledger.finish(pk, sk, ports.owner, generation=ports.owner, outcome=report.outcome, completed=completed)
+        ports.lifecycles.finish(*action, ports.owner, outcome=report.outcome, completed=report.outcome == "COMPLETED")
     except BaseException:
-        ports.ledger.release(pk, sk, ports.owner)
+        ports.lifecycles.release(*action, ports.owner)
         raise
     return report
 
@@ -234,21 +267,21 @@ def handle_wait(state: dict[str, Any], ports: DrainPorts) -> DrainReport:
     """One check of a lifecycle wait (a message back from the delay queue). A wait whose generation is not the
     one recorded for the action (queued by an attempt that failed before recording it) is dropped."""
     trigger = f"lifecycle hook {state.get('hook')}"
-    pk, sk = f"LIFECYCLE#{state.get('group')}", f"{state.get('instance')}#{state.get('token')}"
-    recorded = ports.ledger.lifecycle(pk, sk)
+    action = (str(state.get("group")), str(state.get("instance")), str(state.get("token")))
+    recorded = ports.lifecycles.get(*action)
     generation = state.get("generation")
     if generation is not None:
-        if recorded.get("state") != "DONE":
+        if recorded is None or recorded.state != "DONE":
             raise DrainRetryError(f"{state.get('instance')}: the wait is not recorded yet")
-        if recorded.get("generation") != generation or recorded.get("completed"):
+        if recorded.generation != generation or recorded.completed:
             return DrainReport(
                 trigger=trigger, subject=str(state.get("instance")), outcome="IGNORED", detail="superseded wait"
             )
-    return _wait_or_complete(state, ports, trigger, record=(pk, sk) if generation is not None else None)
+    return _wait_or_complete(state, ports, trigger, record=action if generation is not None else None)
 
 
 def _wait_or_complete(
-    state: dict[str, Any], ports: DrainPorts, trigger: str, record: tuple[str, str] | None = None
+    state: dict[str, Any], ports: DrainPorts, trigger: str, record: tuple[str, str, str] | None = None
 ) -> DrainReport:
     instance = ContainerInstance(
         str(state["cluster"]), str(state["container_instance"]), str(state["instance"]), "DRAINING"
@@ -289,7 +322,7 @@ def _wait_or_complete(
     )
     ports.flush()
     if record is not None:
-        ports.ledger.mark_lifecycle_completed(*record)
+        ports.lifecycles.mark_completed(*record)
     if not completed:
         detail += " (the lifecycle action had already ended)"
     return DrainReport(

@@ -10,8 +10,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
-from autopilot.aws.ledger import Ledger
 from autopilot.config.service_tags import DEPLOY
+from autopilot.ledger import Ledger
 from autopilot.observability import logger, metrics
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import repositories_used
@@ -48,10 +48,10 @@ def rebuild_index(ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
             repos = _repositories(ecs, snapshot, cache)
             if repos:
                 desired[snapshot.ref] = (snapshot.arn, snapshot.cluster_arn, repos)
-    previous = ledger.indexed_services()
+    previous = ledger.index.indexed_services()
     removed = {ref: repos - desired.get(ref, ("", "", set()))[2] for ref, repos in previous.items()}
     removed = {ref: repos for ref, repos in removed.items() if repos or ref not in desired}
-    report.writes = ledger.apply_index(desired, removed, previous)
+    report.writes = ledger.index.apply_index(desired, removed, previous)
     report.services_indexed = len(desired)
     report.services_removed = sorted(ref.key for ref in previous if ref not in desired)
     metrics.add_metric(name="ServicesIndexed", unit=MetricUnit.Count, value=report.services_indexed)
@@ -62,20 +62,20 @@ def rebuild_index(ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
 def refresh_service(ref: ServiceRef, ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
     report = InventoryReport(mode="service", services_seen=1)
     snapshot = ecs.describe_services([ref]).get(ref)
-    previous = ledger.indexed_repositories(ref)
+    previous = ledger.index.indexed_repositories(ref)
     repos: set[str] | None = None
     if snapshot is not None and DEPLOY in snapshot.tags:
         repos = _repositories(ecs, snapshot, {})
     if snapshot is None or not repos:
         if previous:
-            report.writes = ledger.apply_index({}, {ref: previous}, {ref: previous})
+            report.writes = ledger.index.apply_index({}, {ref: previous}, {ref: previous})
             report.services_removed = [ref.key]
         metrics.add_metric(name="IndexRefreshes", unit=MetricUnit.Count, value=1)
         logger.info("service not indexed", extra={"service": ref.key, "removed": bool(previous)})
         return report
     put = {ref: (snapshot.arn, snapshot.cluster_arn, repos)}
     removed = {ref: previous - repos} if previous - repos else {}
-    report.writes = ledger.apply_index(put, removed, {ref: previous})
+    report.writes = ledger.index.apply_index(put, removed, {ref: previous})
     report.services_indexed = 1
     metrics.add_metric(name="IndexRefreshes", unit=MetricUnit.Count, value=1)
     logger.info("service indexed", extra={"service": ref.key, "repositories": sorted(repos)})

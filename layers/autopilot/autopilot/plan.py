@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from pydantic import BaseModel, Field
 
 from autopilot.aws.ecs import EcsGateway
-from autopilot.aws.ledger import Ledger
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.images import ImageRef, pinned_image
+from autopilot.ledger import Ledger
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import ContainerSelectionError, container_images, image_changes, select_containers
 
@@ -65,7 +65,7 @@ def plan_push(
         raise PlanError(str(error)) from error
     if not containers:
         raise PlanError(f"no container of {task_definition.family_revision} uses {pushed.repository_ref}")
-    state = ledger.service_state(ref)
+    state = ledger.services.state(ref)
     current = {c.name: c.image for c in container_images(task_definition.body)}
     running_ref = ImageRef.parse(current[containers[0]])
     running_tag = state.running_tag(pushed.repository_ref, service.task_definition, running_ref.tag, running_ref.digest)
@@ -107,7 +107,7 @@ class ServiceStatus(BaseModel):
 
 def status_of(refs: list[ServiceRef], *, ecs: EcsGateway, ledger: Ledger) -> list[ServiceStatus]:
     services = ecs.describe_services(refs)
-    states = ledger.service_states(refs)
+    states = ledger.services.states(refs)
     found = []
     for ref in sorted(refs):
         service = services.get(ref)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field
 from autopilot.aws.alarms import AlarmGateway
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
-from autopilot.aws.ledger import ClaimState, DeploymentChange, Ledger, RecordedAs, ServiceState
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
+from autopilot.ledger import ClaimState, DeploymentChange, Ledger, RecordedAs, ServiceState
 from autopilot.messages import Message, Severity, emit
 from autopilot.notify.links import service_links
 from autopilot.observability import logger
@@ -105,15 +105,15 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
         reason=event.detail.reason,
         created_at=created_at,
     )
-    recorded = ports.ledger.record_ecs_deployment(change)
+    recorded = ports.ledger.deployments.record_ecs_change(change)
     if recorded.status == RecordedAs.STALE:
         return _ignored(trigger, ref, "stale event: a newer state of this deployment is already recorded")
     if recorded.status == RecordedAs.SAME and recorded.item.get("handled") == event.status:
         return _ignored(trigger, ref, "duplicate event: this state change is recorded and handled")
     if recorded.item.get("task_definition"):
         task_definition = str(recorded.item["task_definition"])
-        change = replace(change, task_definition=task_definition)
-    state = ports.ledger.service_state(ref)
+        change = change.model_copy(update={"task_definition": task_definition})
+    state = ports.ledger.services.state(ref)
     report = RollbackReport(
         trigger=trigger,
         service=ref.key,
@@ -166,12 +166,12 @@ def _started(
             change.deployment_id,
         )
         ports.flush()
-        ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told", change.status)
+        ports.ledger.deployments.set_outcome(ref, change.deployment_id, "STARTED", "told", change.status)
         return
     ours = next(
         (
             row
-            for row in ports.ledger.deployments(ref, limit=10)
+            for row in ports.ledger.deployments.ours(ref, limit=10)
             if row.get("new_task_definition") == change.task_definition
         ),
         None,
@@ -182,7 +182,7 @@ def _started(
         facts |= {"image": str(ours.get("image", "")), "from": _revision(str(ours.get("previous_task_definition")))}
     _tell(ports, ref, config, "deploy.started", Severity.INFO, f"{ref}: deploying {what}", facts, change.deployment_id)
     ports.flush()
-    ports.ledger.set_outcome(ref, change.deployment_id, "STARTED", "told", change.status)
+    ports.ledger.deployments.set_outcome(ref, change.deployment_id, "STARTED", "told", change.status)
 
 
 def _tell(
@@ -213,7 +213,7 @@ def _tell(
 
 def _find_by_name(name: str, ledger: Ledger) -> ServiceRef | None:
     """An old-format service ARN names no cluster: find the one indexed service of that name."""
-    matches = [ref for ref in ledger.indexed_services() if ref.name == name]
+    matches = [ref for ref in ledger.index.indexed_services() if ref.name == name]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -227,7 +227,7 @@ def _deployment_task_definition(
         if deployment.get("id") == event.detail.deployment_id and deployment.get("taskDefinition"):
             created = deployment.get("createdAt")
             return str(deployment["taskDefinition"]), _iso(created) if isinstance(created, datetime) else None
-    recorded = ports.ledger.ecs_deployment(snapshot.ref, event.detail.deployment_id)
+    recorded = ports.ledger.deployments.ecs_deployment(snapshot.ref, event.detail.deployment_id)
     if recorded and recorded.get("task_definition"):
         return str(recorded["task_definition"]), recorded.get("created_at")
     if event.status == "FAILED":
@@ -245,14 +245,14 @@ def _completed(
 ) -> RollbackReport:
     task_definition = change.task_definition
     if task_definition in state.bad_revisions:
-        ports.ledger.set_outcome(
+        ports.ledger.deployments.set_outcome(
             ref, change.deployment_id, Outcome.RECORDED, "completed, revision marked bad", "COMPLETED"
         )
         report.outcome, report.reason = Outcome.RECORDED, "completed, but the revision is marked bad"
         return report
-    ports.ledger.set_deploy_status(ref, task_definition, Outcome.SUCCEEDED, change.updated_at)
-    if not ports.ledger.set_last_known_good(ref, task_definition, change.order_key):
-        ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed", "COMPLETED")
+    ports.ledger.deployments.set_deploy_status(ref, task_definition, Outcome.SUCCEEDED, change.updated_at)
+    if not ports.ledger.services.set_last_known_good(ref, task_definition, change.order_key):
+        ports.ledger.deployments.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed", "COMPLETED")
         report.outcome, report.reason = Outcome.SUCCEEDED, "completed; a later deployment is already last-known-good"
         return report
     report.outcome, report.reason = Outcome.SUCCEEDED, f"completed; {_revision(task_definition)} is last-known-good"
@@ -267,7 +267,7 @@ def _completed(
         change.deployment_id,
     )
     ports.flush()
-    ports.ledger.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed", "COMPLETED")
+    ports.ledger.deployments.set_outcome(ref, change.deployment_id, Outcome.SUCCEEDED, "completed", "COMPLETED")
     return report
 
 
@@ -282,9 +282,9 @@ def _failed(
     bad = report.task_definition or ""
     digests = _digests(bad, state, ports.ecs)
     if _ecs_is_rolling_back(ref, snapshot, ports.ledger):
-        ports.ledger.mark_bad(ref, bad, digests)
+        ports.ledger.services.mark_bad(ref, bad, digests)
         detail = "rolled back by the ECS deployment circuit breaker"
-        ports.ledger.set_deploy_status(ref, bad, Outcome.ROLLED_BACK, _iso(ports.clock()))
+        ports.ledger.deployments.set_deploy_status(ref, bad, Outcome.ROLLED_BACK, _iso(ports.clock()))
         report.outcome, report.reason = Outcome.ROLLED_BACK, f"{detail}; digests quarantined"
         _tell(
             ports,
@@ -297,7 +297,7 @@ def _failed(
             report.deployment_id,
         )
         ports.flush()
-        ports.ledger.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail, "FAILED")
+        ports.ledger.deployments.set_outcome(ref, report.deployment_id or "", Outcome.ROLLED_BACK, detail, "FAILED")
         return report
     _tell(
         ports,
@@ -320,7 +320,7 @@ def _ecs_is_rolling_back(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Led
     return any(
         item.get("kind") == "ecs-deployment"
         and any(str(entry.get("reason", "")).startswith(CIRCUIT_BREAKER_ROLLBACK) for entry in item.get("history", []))
-        for item in ledger.history(ref, limit=20)
+        for item in ledger.deployments.history(ref, limit=20)
     )
 
 
@@ -370,10 +370,10 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
     if isinstance(managed, RollbackReport):
         return managed
     snapshot, config = managed
-    state = ports.ledger.service_state(ref)
+    state = ports.ledger.services.state(ref)
     current = snapshot.task_definition
     if current == state.last_known_good:
-        unfinished = ports.ledger.unfinished_rollbacks(ref)
+        unfinished = ports.ledger.rollbacks.unfinished(ref)
         if unfinished:  # an earlier attempt rolled back and failed before recording it: finish that
             bad = str(unfinished[0]["bad"])
             report = RollbackReport(
@@ -422,7 +422,7 @@ def _deployment_started(
     current = snapshot.task_definition
     history = [
         item
-        for item in ledger.history(ref, limit=50)
+        for item in ledger.deployments.history(ref, limit=50)
         if current in {item.get("task_definition"), item.get("new_task_definition")}
     ]
     starts = [_parse_iso(item.get("created_at") or item.get("started_at")) for item in history]
@@ -450,7 +450,7 @@ def roll_back(
     """One rollback per bad revision, whoever asks (a FAILED event, an alarm, their redeliveries and retries):
     a lease on `ROLLBACK#<bad revision>` is taken, released if anything fails, and marked DONE with the outcome
     only after the service is back on last-known-good and people were told."""
-    ports.ledger.mark_bad(ref, bad, digests)
+    ports.ledger.services.mark_bad(ref, bad, digests)
     facts = {"bad revision": _revision(bad), "quarantined": ", ".join(sorted(digests)) or "-"}
     target = state.last_known_good
     if not config.rollback:
@@ -462,7 +462,7 @@ def roll_back(
             report, ref, ports, config, Outcome.ROLLBACK_FAILED, reason, facts=facts, severity=Severity.CRITICAL
         )
     now = int(ports.clock().timestamp())
-    claim = ports.ledger.acquire_rollback(
+    claim = ports.ledger.rollbacks.acquire(
         ref,
         bad,
         ports.owner,
@@ -481,7 +481,7 @@ def roll_back(
     try:
         return _roll_back_claimed(report, ref, snapshot, config, state, ports, bad=bad, target=target, facts=facts)
     except BaseException:
-        ports.ledger.release_rollback(ref, bad, ports.owner)
+        ports.ledger.rollbacks.release(ref, bad, ports.owner)
         raise
 
 
@@ -500,7 +500,7 @@ def _roll_back_claimed(
     now = ports.clock()
     claim = _Claim(bad)
     if state.rollbacks_since(int((now - HOUR).timestamp())) >= ports.max_rollbacks_per_hour:
-        ports.ledger.set_frozen(ref, True)
+        ports.ledger.services.set_frozen(ref, True)
         reason = (
             f"{ports.max_rollbacks_per_hour} automatic rollbacks within an hour already: service frozen, "
             "no rollback and no deploys until someone unfreezes it"
@@ -555,7 +555,9 @@ def _already_handled(
     records on its own deployment that it was handled; nothing else changes."""
     outcome, reason, by = str(done.get("outcome", "")), str(done.get("outcome_reason", "")), str(done.get("trigger"))
     if by != report.trigger and report.deployment_id:
-        ports.ledger.set_outcome(ref, report.deployment_id, outcome, f"handled with {by}: {reason}", report.status)
+        ports.ledger.deployments.set_outcome(
+            ref, report.deployment_id, outcome, f"handled with {by}: {reason}", report.status
+        )
     report.outcome, report.reason = Outcome.IGNORED, f"already handled: one rollback per bad revision ({by}: {outcome})"
     return report
 
@@ -581,7 +583,7 @@ def _finish(
     """Say it once (flushed to the queue first), then record the outcome: on the deployment, and DONE on the
     incident's claim. A failure before the record leaves the work to the retry, which repeats no side effect."""
     if report.task_definition:
-        ports.ledger.set_deploy_status(ref, report.task_definition, outcome, _iso(ports.clock()))
+        ports.ledger.deployments.set_deploy_status(ref, report.task_definition, outcome, _iso(ports.clock()))
     report.outcome, report.reason = outcome, reason
     kind = {Outcome.ROLLED_BACK: "rollback.done", Outcome.FAILED: "rollback.off"}.get(outcome, "rollback.failed")
     _tell(
@@ -600,9 +602,9 @@ def _finish(
     deployment = (report.deployment_id, outcome.value, reason, report.status) if report.deployment_id else None
     if claim is None:
         if deployment:
-            ports.ledger.set_outcome(ref, *deployment)
+            ports.ledger.deployments.set_outcome(ref, *deployment)
         return report
-    ports.ledger.finish_rollback(
+    ports.ledger.rollbacks.finish(
         ref,
         claim.bad,
         ports.owner,

@@ -14,9 +14,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from autopilot.aws.ledger import Ledger
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.events import ServiceActionEvent, TaskContainer, TaskDetail, TaskStateChangeEvent
+from autopilot.ledger import Ledger
 from autopilot.messages import Message, Severity, emit
 from autopilot.notify.links import service_links, task_link
 from autopilot.refs import ServiceRef, cluster_name
@@ -138,7 +138,7 @@ def watch_stopped_task(event: TaskStateChangeEvent, ports: WatchPorts) -> WatchR
     if found.quiet or task.last_status != "STOPPED":
         return report
     now = ports.clock()
-    count, first_at = ports.ledger.count_stop(
+    count, first_at = ports.ledger.stops.count(
         subject,
         found.stop_class.value,
         int(now.timestamp()),
@@ -212,7 +212,7 @@ def watch_steady_state(event: ServiceActionEvent, ports: WatchPorts) -> WatchRep
     report = WatchReport(subject=str(service), stop_class="steady", cause=event.detail.event_name)
     if event.detail.event_name != "SERVICE_STEADY_STATE":
         return report
-    closed = ports.ledger.close_stops(str(service))
+    closed = ports.ledger.stops.close(str(service))
     looping = [(stop_class, count) for stop_class, count in closed if count > 1]
     if not looping:
         return report

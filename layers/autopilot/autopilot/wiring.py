@@ -27,7 +27,6 @@ from autopilot.aws.capacity import DrainWaitQueue, LifecycleHooks, TargetGroups
 from autopilot.aws.config_store import ConfigStore
 from autopilot.aws.ecs import CapacityGateway, EcsGateway
 from autopilot.aws.idempotency import once_per_event
-from autopilot.aws.ledger import Ledger
 from autopilot.aws.notify_queue import NotificationQueue
 from autopilot.aws.secrets import RouteSecrets
 from autopilot.config.document import ConfigDocumentError
@@ -48,6 +47,7 @@ from autopilot.events import (
 )
 from autopilot.images import ImageRef
 from autopilot.inventory import rebuild_index, refresh_service
+from autopilot.ledger import Ledger
 from autopilot.messages import Message, take_outbox, to_json
 from autopilot.notify.channels import TIMEOUT_SECONDS, HttpPoster, SlackBot
 from autopilot.notify.deliver import NotifyPorts, deliver
@@ -303,7 +303,7 @@ def drain_ports(adapters: Adapters, region: str | None) -> DrainPorts:
         capacity=CapacityGateway(clients.ecs(), adapters.ecs),
         hooks=LifecycleHooks(clients.autoscaling()),
         targets=TargetGroups(clients.elbv2()),
-        ledger=adapters.ledger,
+        lifecycles=adapters.ledger.lifecycles,
         wait_queue=queue,
         tags_of=_service_tags(adapters),
         region=region,

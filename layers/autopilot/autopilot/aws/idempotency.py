@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from autopilot.aws.ledger import TTL_ATTRIBUTE
+from autopilot.ledger import TTL_ATTRIBUTE
+from autopilot.ledger.keys import idempotency_pk
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -50,7 +51,7 @@ def once_per_event(
         table_name=table,
         key_attr="PK",
         sort_key_attr="SK",
-        static_pk_value=f"IDEMPOTENCY#{scope}",
+        static_pk_value=idempotency_pk(scope),
         expiry_attr=TTL_ATTRIBUTE,
         boto3_client=client,
     )

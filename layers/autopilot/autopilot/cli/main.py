@@ -226,7 +226,7 @@ def _adapters(endpoint_url: str | None, table: str | None) -> Any:
 def history(service: str, endpoint_url: str | None, table: str | None) -> None:
     """The ledger timeline of a service: deployments, status changes, outcomes."""
     ref = _service(service)
-    items = _adapters(endpoint_url, table).ledger.history(ref)
+    items = _adapters(endpoint_url, table).ledger.deployments.history(ref)
     from autopilot.cli.render import history_table
 
     if not items:
@@ -245,7 +245,7 @@ def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: st
     """Roll a service back to its last-known-good revision (or --to REVISION)."""
     ref = _service(service)
     adapters = _adapters(endpoint_url, table)
-    state = adapters.ledger.service_state(ref)
+    state = adapters.ledger.services.state(ref)
     snapshot = adapters.ecs.describe_services([ref]).get(ref)
     if snapshot is None:
         raise CliError(f"service {ref} not found")
@@ -262,7 +262,7 @@ def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: st
         out.print(f"would update {ref}: {current} → {described.family_revision} (nothing changed)")
         return
     adapters.ecs.update_service(ref, described.arn)
-    adapters.ledger.record_manual_rollback(
+    adapters.ledger.deployments.record_manual_rollback(
         ref, snapshot.task_definition, described.arn, actor=os.environ.get("USER") or "autopilot CLI"
     )
     out.print(f"{ref}: {current} → {described.family_revision}")
@@ -283,7 +283,7 @@ def status(scope: str | None, endpoint_url: str | None, table: str | None) -> No
     cluster, _, name = (scope or "").partition("/")
     refs = [
         ref
-        for ref in adapters.ledger.indexed_services()
+        for ref in adapters.ledger.index.indexed_services()
         if (not cluster or ref.cluster == cluster) and (not name or ref.name == name)
     ]
     if not refs:
@@ -345,7 +345,7 @@ def plan(service: str, image: str, endpoint_url: str | None, table: str | None) 
 
 def _set_frozen(service: str, endpoint_url: str | None, table: str | None, *, frozen: bool) -> None:
     ref = _service(service)
-    _adapters(endpoint_url, table).ledger.set_frozen(ref, frozen)
+    _adapters(endpoint_url, table).ledger.services.set_frozen(ref, frozen)
     out.print(f"{ref} is frozen: pushes do not deploy to it" if frozen else f"{ref} is unfrozen")
 
 
@@ -378,13 +378,13 @@ def quarantine(action: str, service: str, digest: str | None, endpoint_url: str 
     ref = _service(service)
     ledger = _adapters(endpoint_url, table).ledger
     if action == "list":
-        digests = sorted(ledger.service_state(ref).quarantined)
+        digests = sorted(ledger.services.state(ref).quarantined)
         for value in digests:
             click.echo(value)
         if not digests:
             out.print(f"nothing quarantined for {ref}")
         return
-    ledger.clear_quarantine(ref, [digest] if digest else None)
+    ledger.services.clear_quarantine(ref, [digest] if digest else None)
     out.print(f"cleared {'digest ' + digest if digest else 'every quarantined digest'} for {ref}")
 
 

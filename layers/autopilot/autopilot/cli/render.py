@@ -67,8 +67,8 @@ def history_table(service: Any, items: list[dict[str, Any]]) -> Table:
     for column in ("when", "what", "task definition", "status", "outcome / detail"):
         table.add_column(column, overflow="fold")
     for item in items:
-        sort_key = str(item.get("SK", ""))
-        if sort_key.startswith("ECSDEPLOY#"):
+        kind = item.get("kind")
+        if kind == "ecs-deployment":
             steps = " → ".join(str(entry.get("status")) for entry in item.get("history", []))
             table.add_row(
                 str(item.get("updated_at", "")),
@@ -77,7 +77,7 @@ def history_table(service: Any, items: list[dict[str, Any]]) -> Table:
                 steps,
                 f"{item.get('outcome', '')} {item.get('outcome_detail', '')}".strip(),
             )
-        elif sort_key.startswith("DEPLOY#"):
+        elif kind == "deployment":
             table.add_row(
                 str(item.get("started_at", "")),
                 f"deploy {item.get('tag')} ({short_image(item.get('image', ''))})",
@@ -86,7 +86,7 @@ def history_table(service: Any, items: list[dict[str, Any]]) -> Table:
                 str(item.get("status", "")),
                 "",
             )
-        elif sort_key.startswith("MANUAL#"):
+        elif kind == "manual-rollback":
             table.add_row(
                 str(item.get("at", "")),
                 f"manual rollback by {item.get('actor')}",
@@ -95,8 +95,6 @@ def history_table(service: Any, items: list[dict[str, Any]]) -> Table:
                 "ROLLED_BACK",
                 "",
             )
-        elif sort_key.startswith("ROLLBACK#"):
-            table.add_row(
-                str(item.get("at", "")), f"rollback claimed for {sort_key.removeprefix('ROLLBACK#')}", "", "", ""
-            )
+        elif kind == "rollback":
+            table.add_row(str(item.get("at", "")), f"rollback claimed for {item.get('bad', '')}", "", "", "")
     return table

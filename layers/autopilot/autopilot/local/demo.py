@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autopilot.aws.ledger import Ledger
 from autopilot.cli.render import deploy_table, short_image, short_task_definition
+from autopilot.ledger import Ledger
 from autopilot.local.chat_sink import ChatSink
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
 from autopilot.local.project import Project
@@ -355,7 +355,7 @@ class Story:
             tags = {t["key"]: t["value"] for t in service.get("tags", [])}
             ledger = Ledger(boto3.client("dynamodb"), os.environ["LEDGER_TABLE_NAME"])
             ref = ServiceRef(CLUSTER, service["serviceName"])
-            kept = ledger.service_state(ref)
+            kept = ledger.services.state(ref)
             state[service["serviceName"]] = {
                 "task_definition": service["taskDefinition"],
                 "images": images,
@@ -364,7 +364,7 @@ class Story:
                     "bad_revisions": sorted(kept.bad_revisions),
                     "quarantined": sorted(kept.quarantined),
                     "frozen": kept.frozen,
-                    "deployments": [row["status"] for row in ledger.deployments(ref)],
+                    "deployments": [row["status"] for row in ledger.deployments.ours(ref)],
                 },
             }
             table.add_row(

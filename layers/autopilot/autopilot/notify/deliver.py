@@ -11,9 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from autopilot.aws.errors import describe_error, is_retryable
-from autopilot.aws.ledger import Ledger
 from autopilot.aws.secrets import RouteSecrets, SecretUnavailableError
 from autopilot.config.document import ConfigDocument, RouteConfig
+from autopilot.ledger import Ledger
 from autopilot.messages import Message, Severity, to_json
 from autopilot.notify import render
 from autopilot.notify.channels import DeliveryError, HttpPoster, SlackBot, publish_email
@@ -83,7 +83,7 @@ def _deliver_to(name: str, route: RouteConfig | None, message: Message, ports: N
         return RouteResult(route=name, status="SKIPPED", reason=reason)
     if message.severity.rank < Severity(route.min_severity).rank or (route.kinds and message.kind not in route.kinds):
         return RouteResult(route=name, status="SKIPPED", reason="below the route's severity or not a kind it takes")
-    if ports.ledger.delivered(name, message.message_id):
+    if ports.ledger.notifications.delivered(name, message.message_id):
         return RouteResult(route=name, status="DUPLICATE", reason="already delivered")
     try:
         _send(name, route, message, ports)
@@ -95,7 +95,7 @@ def _deliver_to(name: str, route: RouteConfig | None, message: Message, ports: N
         logger.error("delivery failed permanently; dead-lettered", extra={"route": name, "reason": reason})
         ports.dead_letter(message, name, reason)
         return RouteResult(route=name, status="DEAD_LETTERED", reason=reason)
-    recorded(lambda: ports.ledger.mark_delivered(name, message.message_id), "delivery", name)
+    recorded(lambda: ports.ledger.notifications.mark_delivered(name, message.message_id), "delivery", name)
     return RouteResult(route=name, status="DELIVERED")
 
 
@@ -170,14 +170,15 @@ def _slack_bot(name: str, route: RouteConfig, message: Message, ports: NotifyPor
     if bot is None:
         bot = ports.slack_bots[key] = SlackBot(name, token, api_url)
     card = render.slack_webhook(message)
-    parent = ports.ledger.thread(name, message.thread_key) if message.thread_key else None
+    parent = ports.ledger.notifications.thread(name, message.thread_key) if message.thread_key else None
     if parent is None:
         ts = bot.post(route.channel, card["text"], card["attachments"])
         if message.thread_key:
             thread_key = message.thread_key
-            recorded(lambda: ports.ledger.save_thread(name, thread_key, route.channel or "", ts), "thread", name)
+            threads = ports.ledger.notifications
+            recorded(lambda: threads.save_thread(name, thread_key, route.channel or "", ts), "thread", name)
         return
-    channel, ts = str(parent["channel"]), str(parent["ts"])
+    channel, ts = parent.channel, parent.ts
     bot.update(channel, ts, card["text"], card["attachments"])
     reply = {
         "color": card["attachments"][0]["color"],

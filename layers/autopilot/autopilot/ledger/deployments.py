@@ -1,0 +1,157 @@
+"""Deployments: the ones we decided (`DEPLOY#` rows, one per push and service) and ECS's own, by deployment
+id, with their status changes and outcome; a service's history; operators' manual rollbacks."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from autopilot.ledger.keys import STATE_SK, deploy_prefix, ecs_deployment_sk, manual_sk, record_kind, service_pk
+from autopilot.ledger.records import DeploymentChange, Recorded, RecordedAs
+from autopilot.ledger.table import SERIALIZER, Repository, from_item, now_iso, to_item
+from autopilot.refs import ServiceRef
+
+
+class DeploymentRepository(Repository):
+    def record_ecs_change(self, change: DeploymentChange) -> Recorded:
+        """Record one status change unless it or a newer one is already recorded (events arrive duplicated and
+        out of order: the order key is the deployment's updatedAt, then the status rank, then the event time).
+        NEW: recorded now. SAME: this very change was recorded before (a redelivery or a retry, which goes on
+        with whatever is not done yet). STALE: a newer change is recorded; this one changes nothing."""
+        entry = {
+            "status": change.status,
+            "at": change.updated_at,
+            "event_time": change.event_time,
+            "reason": change.reason,
+        }
+        try:
+            self._client.update_item(
+                TableName=self.table,
+                Key=to_item({"PK": service_pk(change.service), "SK": ecs_deployment_sk(change.deployment_id)}),
+                UpdateExpression=(
+                    "SET #status = :status, order_key = :order, task_definition = if_not_exists(task_definition, :td), "
+                    "deployment_id = :id, service = :service, updated_at = :updated, kind = :kind, "
+                    "created_at = if_not_exists(created_at, :created), "
+                    "history = list_append(if_not_exists(history, :empty), :entry)"
+                ),
+                ConditionExpression="attribute_not_exists(order_key) OR order_key < :order",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": change.status},
+                    ":order": {"S": change.order_key},
+                    ":td": {"S": change.task_definition},
+                    ":id": {"S": change.deployment_id},
+                    ":service": {"S": change.service.key},
+                    ":updated": {"S": change.updated_at},
+                    ":kind": {"S": "ecs-deployment"},
+                    ":created": {"S": change.created_at or change.updated_at},
+                    ":empty": {"L": []},
+                    ":entry": {"L": [SERIALIZER.serialize({k: v for k, v in entry.items() if v})]},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            recorded = self.ecs_deployment(change.service, change.deployment_id) or {}
+            same = recorded.get("order_key") == change.order_key
+            return Recorded(status=RecordedAs.SAME if same else RecordedAs.STALE, item=recorded)
+        return Recorded(status=RecordedAs.NEW, item={})
+
+    def ecs_deployment(self, ref: ServiceRef, deployment_id: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self.table,
+            Key=to_item({"PK": service_pk(ref), "SK": ecs_deployment_sk(deployment_id)}),
+            ConsistentRead=True,
+        )
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def set_outcome(
+        self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str = "", handled: str | None = None
+    ) -> None:
+        """The outcome of a deployment; `handled` names the status change whose handling this completes (a
+        redelivery of that change is then a duplicate; a retry of an unfinished one is not)."""
+        self._client.update_item(**self.outcome_request(ref, deployment_id, outcome, detail, handled))
+
+    def outcome_request(
+        self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str, handled: str | None = None
+    ) -> dict[str, Any]:
+        values = {":o": {"S": outcome}, ":d": {"S": detail}, ":t": {"S": now_iso()}}
+        expression = "SET outcome = :o, outcome_detail = :d, outcome_at = :t"
+        if handled:
+            values[":h"] = {"S": handled}
+            expression += ", handled = :h"
+        return {
+            "TableName": self.table,
+            "Key": to_item({"PK": service_pk(ref), "SK": ecs_deployment_sk(deployment_id)}),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+
+    def set_deploy_status(self, ref: ServiceRef, task_definition: str, status: str, at: str) -> bool:
+        """Carry an outcome over to the deployment we started of `task_definition`, if we started one."""
+        for row in self.ours(ref, limit=20):
+            if row.get("new_task_definition") == task_definition:
+                if row.get("status") == status:
+                    return True  # already carried over (a retried invocation)
+                with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                    self._client.update_item(
+                        TableName=self.table,
+                        Key=to_item({"PK": service_pk(ref), "SK": row["SK"]}),
+                        UpdateExpression="SET #s = :s, history = list_append(if_not_exists(history, :e), :h)",
+                        ConditionExpression="#s <> :s",
+                        ExpressionAttributeNames={"#s": "status"},
+                        ExpressionAttributeValues={
+                            ":s": {"S": status},
+                            ":e": {"L": []},
+                            ":h": {"L": [SERIALIZER.serialize({"status": status, "at": at})]},
+                        },
+                    )
+                return True
+        return False
+
+    def ours(self, ref: ServiceRef, limit: int = 50) -> list[dict[str, Any]]:
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :d)",
+            ExpressionAttributeValues={":pk": {"S": service_pk(ref)}, ":d": {"S": deploy_prefix()}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [from_item(item) for item in response.get("Items", [])]
+
+    def history(self, ref: ServiceRef, limit: int = 100) -> list[dict[str, Any]]:
+        """Deployments we started, ECS deployments, rollbacks and manual rollbacks, newest first; each row's
+        `kind` says which (deployment, ecs-deployment, rollback, manual-rollback)."""
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": service_pk(ref)}},
+        )
+        items = [
+            {**from_item(item), "kind": record_kind(item["SK"]["S"])}
+            for item in response.get("Items", [])
+            if item["SK"]["S"] != STATE_SK
+        ]
+        items.sort(
+            key=lambda item: str(item.get("updated_at") or item.get("started_at") or item.get("at") or ""), reverse=True
+        )
+        return items[:limit]
+
+    def record_manual_rollback(self, ref: ServiceRef, previous: str, target: str, actor: str) -> None:
+        """An operator's rollback, so the history shows it beside the automatic ones."""
+        at = now_iso()
+        self._client.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "PK": service_pk(ref),
+                    "SK": manual_sk(at),
+                    "kind": "manual-rollback",
+                    "service": ref.key,
+                    "previous_task_definition": previous,
+                    "new_task_definition": target,
+                    "actor": actor,
+                    "at": at,
+                    "started_at": at,
+                    "status": "ROLLED_BACK",
+                }
+            ),
+        )

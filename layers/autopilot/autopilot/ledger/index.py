@@ -1,0 +1,95 @@
+"""The repository → services index: which services use which repository (kept by the inventory function)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from autopilot.ledger.keys import SERVICES_INDEX_PK, repo_pk, repo_pk_of_key
+from autopilot.ledger.records import IndexEntry
+from autopilot.ledger.table import Repository, from_item, to_item
+from autopilot.refs import RepositoryRef, ServiceRef
+
+
+class IndexRepository(Repository):
+    def services_for_repository(self, repository: RepositoryRef) -> list[IndexEntry]:
+        paginator = self._client.get_paginator("query")
+        entries = []
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": repo_pk(repository)}},
+        ):
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                entries.append(
+                    IndexEntry(
+                        service=ServiceRef.parse(item["SK"]),
+                        service_arn=item.get("service_arn", ""),
+                        cluster_arn=item.get("cluster_arn", ""),
+                    )
+                )
+        return entries
+
+    def indexed_services(self) -> dict[ServiceRef, set[str]]:
+        paginator = self._client.get_paginator("query")
+        found: dict[ServiceRef, set[str]] = {}
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": SERVICES_INDEX_PK}},
+        ):
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                found[ServiceRef.parse(item["SK"])] = set(item.get("repos", set()))
+        return found
+
+    def indexed_repositories(self, ref: ServiceRef) -> set[str]:
+        response = self._client.get_item(
+            TableName=self.table, Key=to_item({"PK": SERVICES_INDEX_PK, "SK": ref.key}), ConsistentRead=True
+        )
+        return set(from_item(response["Item"]).get("repos", set())) if "Item" in response else set()
+
+    def apply_index(
+        self,
+        put: Mapping[ServiceRef, tuple[str, str, set[str]]],
+        removed: Mapping[ServiceRef, set[str]],
+        previous: Mapping[ServiceRef, set[str]],
+    ) -> int:
+        """Write index changes: `put` maps a service to (service ARN, cluster ARN, repository keys) it now
+        uses, `removed` to the repository keys it no longer uses; `previous` is what was indexed before.
+        Returns the number of items written or deleted."""
+        now = int(time.time())
+        requests: list[dict[str, Any]] = []
+        for ref, (service_arn, cluster_arn, repos) in put.items():
+            for repo in sorted(repos):
+                values = {
+                    "PK": repo_pk_of_key(repo),
+                    "SK": ref.key,
+                    "service_arn": service_arn,
+                    "cluster_arn": cluster_arn,
+                    "updated_at": now,
+                }
+                requests.append({"PutRequest": {"Item": to_item(values)}})
+            if repos != previous.get(ref):
+                reverse = {
+                    "PK": SERVICES_INDEX_PK,
+                    "SK": ref.key,
+                    "repos": repos or None,
+                    "service_arn": service_arn,
+                    "updated_at": now,
+                }
+                requests.append({"PutRequest": {"Item": to_item(reverse)}})
+        for ref, repos in removed.items():
+            requests.extend(
+                {"DeleteRequest": {"Key": to_item({"PK": repo_pk_of_key(repo), "SK": ref.key})}}
+                for repo in sorted(repos)
+            )
+            if ref not in put:
+                requests.append({"DeleteRequest": {"Key": to_item({"PK": SERVICES_INDEX_PK, "SK": ref.key})}})
+        self.batch_write(requests)
+        return len(requests)
+
+    def remove_index_entry(self, repository: RepositoryRef, ref: ServiceRef) -> None:
+        self._client.delete_item(TableName=self.table, Key=to_item({"PK": repo_pk(repository), "SK": ref.key}))

@@ -1,0 +1,100 @@
+"""Every key of the ledger table, and the only place its prefixes are spelled (PK, SK):
+
+- `INDEX#REPO#<registry>/<repo>`, `<cluster>/<service>`  one index entry: this service uses this repository
+- `INDEX#SERVICES`, `<cluster>/<service>`                 the repositories a service was indexed under
+- `SERVICE#<cluster>/<service>`, `STATE`                  frozen flag, quarantined digests, deployed images
+                                                          (each the decision of one push: tag, digest, revision,
+                                                          event id), loop-guard rollback times
+- `SERVICE#<cluster>/<service>`, `DEPLOY#<push time>#<event id>`  one deployment we decided (same key on retries)
+- `SERVICE#<cluster>/<service>`, `ECSDEPLOY#<deployment id>`      an ECS deployment's status changes and outcome
+- `SERVICE#<cluster>/<service>`, `ROLLBACK#<bad revision>`        the one rollback of an incident: a lease
+                                                          (CLAIMED, `lease_until`, `owner_id`) until DONE
+- `SERVICE#<cluster>/<service>`, `MANUAL#<time>`          an operator's rollback
+- `LIFECYCLE#<group>`, `<instance>#<token>`               one terminate lifecycle action: lease, then DONE with
+                                                          the generation of its wait, `completed` at the end
+- `STOPS#<subject>`, `<stop class>`                       stopped-task counter of one window
+- `THREAD#<route>`, `<thread key>`                        the chat message a thread lives in
+- `DELIVERED#<route>`, `<message id>`                     a message that reached a route
+- `IDEMPOTENCY#<function>`, `<hash>`                      Powertools idempotency records (TTL `expiration`)
+"""
+
+from __future__ import annotations
+
+from autopilot.refs import RepositoryRef, ServiceRef
+
+SERVICES_INDEX_PK = "INDEX#SERVICES"
+STATE_SK = "STATE"
+ROLLBACK_PREFIX = "ROLLBACK#"
+MANUAL_PREFIX = "MANUAL#"
+_DEPLOY = "DEPLOY#"
+_ECS_DEPLOY = "ECSDEPLOY#"
+
+
+def idempotency_pk(scope: str) -> str:
+    return f"IDEMPOTENCY#{scope}"
+
+
+def repo_pk(repository: RepositoryRef) -> str:
+    return repo_pk_of_key(repository.key)
+
+
+def repo_pk_of_key(repository_key: str) -> str:
+    return f"INDEX#REPO#{repository_key}"
+
+
+def service_pk(ref: ServiceRef) -> str:
+    return f"SERVICE#{ref.key}"
+
+
+def image_attribute(repository: RepositoryRef) -> str:
+    return f"image:{repository.key}"
+
+
+def deploy_prefix() -> str:
+    return _DEPLOY
+
+
+def deploy_sk(pushed_at: str, event_id: str) -> str:
+    return f"{_DEPLOY}{pushed_at}#{event_id}"
+
+
+def ecs_deployment_sk(deployment_id: str) -> str:
+    return f"{_ECS_DEPLOY}{deployment_id}"
+
+
+def rollback_sk(bad_revision: str) -> str:
+    return f"{ROLLBACK_PREFIX}{bad_revision}"
+
+
+def manual_sk(at: str) -> str:
+    return f"{MANUAL_PREFIX}{at}"
+
+
+def lifecycle_key(group: str, instance: str, token: str) -> tuple[str, str]:
+    return f"LIFECYCLE#{group}", f"{instance}#{token}"
+
+
+def stops_pk(subject: str) -> str:
+    return f"STOPS#{subject}"
+
+
+def thread_pk(route: str) -> str:
+    return f"THREAD#{route}"
+
+
+def delivered_pk(route: str) -> str:
+    return f"DELIVERED#{route}"
+
+
+def record_kind(sort_key: str) -> str:
+    """What a row of a service's history is, from its sort key: deployment (ours), ecs-deployment, rollback,
+    manual-rollback, state."""
+    for prefix, kind in (
+        (_ECS_DEPLOY, "ecs-deployment"),
+        (_DEPLOY, "deployment"),
+        (ROLLBACK_PREFIX, "rollback"),
+        (MANUAL_PREFIX, "manual-rollback"),
+    ):
+        if sort_key.startswith(prefix):
+            return kind
+    return "state" if sort_key == STATE_SK else "other"
