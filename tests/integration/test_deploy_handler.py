@@ -54,12 +54,12 @@ def test_deployment_is_recorded_in_the_ledger(world: World) -> None:
     rows = ledger().deployments.ours(ServiceRef("prod", "web"))
     assert len(rows) == 1
     row = rows[0]
-    assert row["status"] == "IN_PROGRESS"
-    assert row["previous_task_definition"] == previous
-    assert row["new_task_definition"] == report["results"][0]["new_task_definition"]
-    assert (row["tag"], row["digest"], row["event_id"]) == ("latest", report["digest"], report["event_id"])
-    assert row["image"] == f"{world.repository('shop')}@{report['digest']}"
-    assert row["started_at"]
+    assert row.status == "IN_PROGRESS"
+    assert row.previous_task_definition == previous
+    assert row.new_task_definition == report["results"][0]["new_task_definition"]
+    assert (row.tag, row.digest, row.event_id) == ("latest", report["digest"], report["event_id"])
+    assert row.image == f"{world.repository('shop')}@{report['digest']}"
+    assert row.started_at
 
 
 def test_many_services_over_several_clusters_each_follow_their_own_policy(world: World) -> None:

@@ -102,8 +102,8 @@ def test_completed_deployment_becomes_last_known_good(story: Story) -> None:
     state = ledger().services.state(WEB)
     assert state.last_known_good.endswith("web:1")
     record = ledger().deployments.ecs_deployment(WEB, "ecs-svc/1")
-    assert [entry["status"] for entry in record["history"]] == ["IN_PROGRESS", "COMPLETED"]
-    assert record["outcome"] == "SUCCEEDED"
+    assert [entry.status for entry in record.history] == ["IN_PROGRESS", "COMPLETED"]
+    assert record.outcome == "SUCCEEDED"
 
 
 def test_failed_deployment_rolls_back_to_last_known_good_and_quarantines_the_digest(story: Story) -> None:
@@ -118,7 +118,7 @@ def test_failed_deployment_rolls_back_to_last_known_good_and_quarantines_the_dig
     state = ledger().services.state(WEB)
     assert digest in state.quarantined
     assert any(arn.endswith("web:2") for arn in state.bad_revisions)
-    assert ledger().deployments.ecs_deployment(WEB, story.id("ecs-svc/2"))["outcome"] == "ROLLED_BACK"
+    assert ledger().deployments.ecs_deployment(WEB, story.id("ecs-svc/2")).outcome == "ROLLED_BACK"
     # the same bad digest pushed again is skipped as quarantined
     again = story.world.deliver(story.world.events.ecr_push("shop", digest, "latest"))
     assert outcomes(again) == {"prod/web": "SKIPPED"}
@@ -147,7 +147,7 @@ def test_late_completed_of_an_older_deployment_does_not_overwrite_newer_state(st
     assert ledger().services.state(WEB).last_known_good.endswith("web:2")
     stale = story.rollback(deployment_event("IN_PROGRESS", "ecs-svc/2", T0 + timedelta(minutes=10)))
     assert stale["outcome"] == "IGNORED"
-    assert ledger().deployments.ecs_deployment(WEB, story.id("ecs-svc/2"))["status"] == "COMPLETED"
+    assert ledger().deployments.ecs_deployment(WEB, story.id("ecs-svc/2")).status == "COMPLETED"
 
 
 def test_late_completed_of_an_older_deployment_after_a_newer_in_progress(story: Story) -> None:
@@ -157,7 +157,7 @@ def test_late_completed_of_an_older_deployment_after_a_newer_in_progress(story: 
     late = story.rollback(deployment_event("COMPLETED", "ecs-svc/1", T0 + timedelta(minutes=3)))
     assert late["outcome"] == "SUCCEEDED"  # ecs-svc/1 did complete: web:1 is known good
     assert ledger().services.state(WEB).last_known_good.endswith("web:1")
-    assert ledger().deployments.ecs_deployment(WEB, story.id("ecs-svc/2"))["status"] == "IN_PROGRESS"  # untouched
+    assert ledger().deployments.ecs_deployment(WEB, story.id("ecs-svc/2")).status == "IN_PROGRESS"  # untouched
     assert story.calls["UpdateService"] == 0
 
 
@@ -166,14 +166,14 @@ def test_outcomes_reach_the_deployment_we_started(story: Story) -> None:
     story.push()
     story.rollback(deployment_event("FAILED", "ecs-svc/2", T0 + timedelta(minutes=15)))
     ours = ledger().deployments.ours(WEB)[0]
-    assert ours["status"] == "ROLLED_BACK"
-    assert [entry["status"] for entry in ours["history"]] == ["IN_PROGRESS", "ROLLED_BACK"]
+    assert ours.status == "ROLLED_BACK"
+    assert [entry.status for entry in ours.history] == ["IN_PROGRESS", "ROLLED_BACK"]
 
 
 def test_alarm_within_the_bake_window_rolls_back(story: Story) -> None:
     story.first_deployment_completes()
     story.push()
-    started = datetime.fromisoformat(ledger().deployments.ours(WEB)[0]["started_at"])
+    started = datetime.fromisoformat(str(ledger().deployments.ours(WEB)[0].started_at))
     result = story.rollback(alarm_event(started + timedelta(minutes=5)))
     assert result["outcome"] == "ROLLED_BACK"
     assert story.revision() == "web:1"
@@ -182,7 +182,7 @@ def test_alarm_within_the_bake_window_rolls_back(story: Story) -> None:
 def test_alarm_already_in_alarm_before_the_deployment_is_no_reason_to_roll_back(story: Story) -> None:
     story.first_deployment_completes()
     story.push()
-    started = datetime.fromisoformat(ledger().deployments.ours(WEB)[0]["started_at"])
+    started = datetime.fromisoformat(str(ledger().deployments.ours(WEB)[0].started_at))
     result = story.rollback(alarm_event(started - timedelta(minutes=2)))
     assert result["outcome"] == "IGNORED"
     assert "already in ALARM" in result["reason"]
@@ -192,7 +192,7 @@ def test_alarm_already_in_alarm_before_the_deployment_is_no_reason_to_roll_back(
 def test_alarm_after_the_bake_window_is_ignored(story: Story) -> None:
     story.first_deployment_completes()
     story.push()
-    started = datetime.fromisoformat(ledger().deployments.ours(WEB)[0]["started_at"])
+    started = datetime.fromisoformat(str(ledger().deployments.ours(WEB)[0].started_at))
     result = story.rollback(alarm_event(started + timedelta(minutes=31)))
     assert result["outcome"] == "IGNORED"
     assert "bake window" in result["reason"]
@@ -215,7 +215,7 @@ def test_alarm_named_by_its_autopilot_service_tag(story: Story) -> None:
         Tags=[{"Key": "autopilot:service", "Value": "prod/web other/missing"}],
     )
     arn = cloudwatch.describe_alarms(AlarmNames=["shop-5xx"])["MetricAlarms"][0]["AlarmArn"]
-    started = datetime.fromisoformat(ledger().deployments.ours(WEB)[0]["started_at"])
+    started = datetime.fromisoformat(str(ledger().deployments.ours(WEB)[0].started_at))
     event = alarm_event(started + timedelta(minutes=1))
     event["resources"] = [arn]
     event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] = {"LoadBalancer": "x"}
@@ -306,7 +306,7 @@ def test_any_order_and_duplication_of_one_deployments_events_ends_the_same(proje
         for status, minute in deliveries:
             story.rollback(deployment_event(status, "ecs-svc/2", T0 + timedelta(minutes=minute)))
         record = ledger().deployments.ecs_deployment(WEB, story.id("ecs-svc/2"))
-        assert (record["status"], record["outcome"]) == ("FAILED", "ROLLED_BACK")
+        assert (record.status, record.outcome) == ("FAILED", "ROLLED_BACK")
         assert story.calls["UpdateService"] == 1
         assert story.revision() == "web:1"
         clients.clear_caches()

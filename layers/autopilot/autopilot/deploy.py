@@ -18,16 +18,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from autopilot.aws.ecs import EcsGateway, ServiceSnapshot, TaskDefinitionSnapshot
+from autopilot.aws.ecs import ServiceSnapshot, TaskDefinitionSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
 from autopilot.config.document import ConfigUnavailableError
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
-from autopilot.ledger import DeploymentRecord, IndexEntry, Ledger, ServiceState
+from autopilot.ledger import DeploymentRecord, IndexEntry, ServiceState
 from autopilot.messages import Message, Severity, emit, truncate
 from autopilot.notify.links import service_links
 from autopilot.observability import logger, metrics
+from autopilot.ports import DeployLedger, Services
 from autopilot.refs import RepositoryRef
 from autopilot.taskdef import ContainerSelectionError, image_changes, registration_request, select_containers
 
@@ -103,8 +104,8 @@ def _family(task_definition_arn: str) -> str:
 
 @dataclass(frozen=True)
 class DeployPorts:
-    ecs: EcsGateway
-    ledger: Ledger
+    ecs: Services
+    ledger: DeployLedger
     named_policies: Callable[[], Mapping[str, str]]
 
 

@@ -14,17 +14,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from autopilot.aws.ecs import ContainerInstance, TaskSnapshot
+from autopilot.aws.ecs import ContainerInstance
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.events import LifecycleTerminateEvent, RebalanceRecommendationEvent, SpotInterruptionEvent, TaskDetail
-from autopilot.ledger import Claim, ClaimState, LifecycleRecord
+from autopilot.ledger import ClaimState
 from autopilot.messages import Message, Severity, emit
 from autopilot.notify.links import service_links
 from autopilot.observability import logger
+from autopilot.ports import Capacity, Hooks, Lifecycles, Targets, WaitQueue
 from autopilot.refs import ServiceRef, cluster_name
 
 HEARTBEAT_MARGIN_SECONDS = 120
@@ -37,41 +38,6 @@ class DrainReport(BaseModel):
     outcome: str  # DRAINED, TOLD, NOT_IN_CLUSTER, WAITING, COMPLETED, DEREGISTERED, DUPLICATE, IGNORED
     detail: str = ""
     services: list[str] = Field(default_factory=list)
-
-
-# What the drain decisions need of the world (AWS adapters in autopilot.aws and autopilot.ledger; in-memory
-# fakes in tests/fakes.py for the Given/When/Then tests in tests/unit/test_drain_decisions.py).
-class Capacity(Protocol):
-    def find_container_instance(self, ec2_instance_id: str) -> ContainerInstance | None: ...
-    def drain(self, instance: ContainerInstance) -> None: ...
-    def service_tasks_on(self, instance: ContainerInstance) -> list[TaskSnapshot]: ...
-    def load_balancers(self, ref: ServiceRef) -> list[dict[str, Any]]: ...
-
-
-class Hooks(Protocol):
-    def heartbeat_timeout(self, group: str, hook: str) -> int: ...
-    def waiting(self, instance: str) -> bool: ...
-    def heartbeat(self, group: str, hook: str, token: str, instance: str) -> None: ...
-    def complete(self, group: str, hook: str, token: str, instance: str) -> bool: ...
-
-
-class Targets(Protocol):
-    def serving(self, target_group_arn: str, ip: str, port: int) -> bool: ...
-    def deregister(self, target_group_arn: str, ip: str, port: int) -> None: ...
-
-
-class WaitQueue(Protocol):
-    def wait(self, state: dict[str, Any], delay_seconds: int = 60) -> None: ...
-
-
-class Lifecycles(Protocol):
-    """One claim per lifecycle action (group, instance, token): a lease until DONE."""
-
-    def acquire(self, group: str, instance: str, token: str, owner: str, now: int, lease_seconds: int) -> Claim: ...
-    def release(self, group: str, instance: str, token: str, owner: str) -> None: ...
-    def finish(self, group: str, instance: str, token: str, owner: str, *, outcome: str, completed: bool) -> None: ...
-    def get(self, group: str, instance: str, token: str) -> LifecycleRecord | None: ...
-    def mark_completed(self, group: str, instance: str, token: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,15 @@ from enum import StrEnum
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from autopilot.aws.alarms import AlarmGateway
-from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
+from autopilot.aws.ecs import ServiceSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
-from autopilot.ledger import ClaimState, DeploymentChange, Ledger, RecordedAs, ServiceState
+from autopilot.ledger import ClaimState, DeploymentChange, RecordedAs, RollbackClaimRow, ServiceState
 from autopilot.messages import Message, Severity, emit
 from autopilot.notify.links import service_links
 from autopilot.observability import logger
+from autopilot.ports import Alarms, RollbackLedger, Services
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import container_images
 
@@ -56,9 +56,9 @@ class RollbackReport(BaseModel):
 
 @dataclass(frozen=True)
 class RollbackPorts:
-    ecs: EcsGateway
-    ledger: Ledger
-    alarms: AlarmGateway
+    ecs: Services
+    ledger: RollbackLedger
+    alarms: Alarms
     max_rollbacks_per_hour: int = 2
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     region: str | None = None
@@ -108,10 +108,10 @@ def handle_deployment_change(event: EcsDeploymentEvent, ports: RollbackPorts) ->
     recorded = ports.ledger.deployments.record_ecs_change(change)
     if recorded.status == RecordedAs.STALE:
         return _ignored(trigger, ref, "stale event: a newer state of this deployment is already recorded")
-    if recorded.status == RecordedAs.SAME and recorded.item.get("handled") == event.status:
+    if recorded.status == RecordedAs.SAME and recorded.row is not None and recorded.row.handled == event.status:
         return _ignored(trigger, ref, "duplicate event: this state change is recorded and handled")
-    if recorded.item.get("task_definition"):
-        task_definition = str(recorded.item["task_definition"])
+    if recorded.row is not None and recorded.row.task_definition:
+        task_definition = recorded.row.task_definition
         change = change.model_copy(update={"task_definition": task_definition})
     state = ports.ledger.services.state(ref)
     report = RollbackReport(
@@ -172,14 +172,14 @@ def _started(
         (
             row
             for row in ports.ledger.deployments.ours(ref, limit=10)
-            if row.get("new_task_definition") == change.task_definition
+            if row.new_task_definition == change.task_definition
         ),
         None,
     )
-    what = f"{ours['repository'].partition('/')[2]}:{ours['tag']}" if ours else _revision(change.task_definition)
+    what = f"{ours.repository.partition('/')[2]}:{ours.tag}" if ours else _revision(change.task_definition)
     facts = {"task definition": _revision(change.task_definition), "deployment": change.deployment_id}
     if ours:
-        facts |= {"image": str(ours.get("image", "")), "from": _revision(str(ours.get("previous_task_definition")))}
+        facts |= {"image": ours.image, "from": _revision(ours.previous_task_definition)}
     _tell(ports, ref, config, "deploy.started", Severity.INFO, f"{ref}: deploying {what}", facts, change.deployment_id)
     ports.flush()
     ports.ledger.deployments.set_outcome(ref, change.deployment_id, "STARTED", "told", change.status)
@@ -211,7 +211,7 @@ def _tell(
     )
 
 
-def _find_by_name(name: str, ledger: Ledger) -> ServiceRef | None:
+def _find_by_name(name: str, ledger: RollbackLedger) -> ServiceRef | None:
     """An old-format service ARN names no cluster: find the one indexed service of that name."""
     matches = [ref for ref in ledger.index.indexed_services() if ref.name == name]
     return matches[0] if len(matches) == 1 else None
@@ -228,8 +228,8 @@ def _deployment_task_definition(
             created = deployment.get("createdAt")
             return str(deployment["taskDefinition"]), _iso(created) if isinstance(created, datetime) else None
     recorded = ports.ledger.deployments.ecs_deployment(snapshot.ref, event.detail.deployment_id)
-    if recorded and recorded.get("task_definition"):
-        return str(recorded["task_definition"]), recorded.get("created_at")
+    if recorded and recorded.task_definition:
+        return recorded.task_definition, recorded.created_at
     if event.status == "FAILED":
         return None, None
     return snapshot.task_definition, None
@@ -312,19 +312,19 @@ def _failed(
     return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=digests)
 
 
-def _ecs_is_rolling_back(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Ledger) -> bool:
+def _ecs_is_rolling_back(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: RollbackLedger) -> bool:
     """An IN_PROGRESS whose reason begins "ECS deployment circuit breaker: rolling back", seen in the service's
     deployments or in the ledger."""
     if any(str(d.get("rolloutStateReason", "")).startswith(CIRCUIT_BREAKER_ROLLBACK) for d in snapshot.deployments):
         return True
     return any(
-        item.get("kind") == "ecs-deployment"
-        and any(str(entry.get("reason", "")).startswith(CIRCUIT_BREAKER_ROLLBACK) for entry in item.get("history", []))
-        for item in ledger.deployments.history(ref, limit=20)
+        row.kind == "ecs-deployment"
+        and any((step.reason or "").startswith(CIRCUIT_BREAKER_ROLLBACK) for step in row.steps)
+        for row in ledger.deployments.history(ref, limit=20)
     )
 
 
-def _digests(task_definition: str, state: ServiceState, ecs: EcsGateway) -> set[str]:
+def _digests(task_definition: str, state: ServiceState, ecs: Services) -> set[str]:
     """Image digests of a revision: pinned in its images, or remembered from our deployment of it."""
     found = {image.digest for image in state.images.values() if image.task_definition == task_definition}
     described = ecs.describe_task_definition(task_definition)
@@ -375,14 +375,15 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
     if current == state.last_known_good:
         unfinished = ports.ledger.rollbacks.unfinished(ref)
         if unfinished:  # an earlier attempt rolled back and failed before recording it: finish that
-            bad = str(unfinished[0]["bad"])
+            claimed = unfinished[0]
+            bad = claimed.bad
             report = RollbackReport(
-                trigger=str(unfinished[0].get("trigger") or trigger),
+                trigger=claimed.trigger or trigger,
                 service=ref.key,
-                deployment_id=unfinished[0].get("deployment_id"),
+                deployment_id=claimed.deployment_id,
                 task_definition=bad,
                 outcome=Outcome.RECORDED,
-                reason=str(unfinished[0].get("reason") or "alarm within the bake window"),
+                reason=claimed.reason or "alarm within the bake window",
             )
             digests = _digests(bad, state, ports.ecs)
             return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=digests)
@@ -416,22 +417,18 @@ def _alarm_for_service(trigger: str, ref: ServiceRef, fired_at: datetime, ports:
 
 
 def _deployment_started(
-    ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Ledger
+    ref: ServiceRef, snapshot: ServiceSnapshot, ledger: RollbackLedger
 ) -> tuple[datetime | None, str | None]:
     """When the current revision was deployed, and the ECS deployment id when one was recorded."""
     current = snapshot.task_definition
-    history = [
-        item
-        for item in ledger.deployments.history(ref, limit=50)
-        if current in {item.get("task_definition"), item.get("new_task_definition")}
-    ]
-    starts = [_parse_iso(item.get("created_at") or item.get("started_at")) for item in history]
+    history = [row for row in ledger.deployments.history(ref, limit=50) if row.revision == current]
+    starts = [_parse_iso(row.created_at or row.started_at) for row in history]
     for deployment in snapshot.deployments:
         created = deployment.get("createdAt")
         if deployment.get("taskDefinition") == current and isinstance(created, datetime):
             starts.append(created)
     known = [moment for moment in starts if moment is not None]
-    deployment_id = next((str(item["deployment_id"]) for item in history if item.get("deployment_id")), None)
+    deployment_id = next((row.deployment_id for row in history if row.deployment_id), None)
     return (max(known) if known else None), deployment_id
 
 
@@ -474,10 +471,10 @@ def roll_back(
         deployment_id=report.deployment_id,
     )
     if claim.state == ClaimState.DONE:
-        return _already_handled(report, ref, claim.item, ports)
+        return _already_handled(report, ref, claim.row, ports)
     if claim.state == ClaimState.BUSY:
         raise RollbackRetryError(f"{ref}: another invocation is rolling back {_revision(bad)}; retry later")
-    target = str(claim.item.get("target") or target)  # a resumed claim keeps the decision it was made with
+    target = claim.row.target or target  # a resumed claim keeps the decision it was made with
     try:
         return _roll_back_claimed(report, ref, snapshot, config, state, ports, bad=bad, target=target, facts=facts)
     except BaseException:
@@ -549,11 +546,11 @@ def _roll_back_claimed(
 
 
 def _already_handled(
-    report: RollbackReport, ref: ServiceRef, done: dict[str, object], ports: RollbackPorts
+    report: RollbackReport, ref: ServiceRef, done: RollbackClaimRow, ports: RollbackPorts
 ) -> RollbackReport:
     """The incident's rollback is DONE (its outcome was recorded with it). Another trigger of the same incident
     records on its own deployment that it was handled; nothing else changes."""
-    outcome, reason, by = str(done.get("outcome", "")), str(done.get("outcome_reason", "")), str(done.get("trigger"))
+    outcome, reason, by = done.outcome or "", done.outcome_reason or "", str(done.trigger)
     if by != report.trigger and report.deployment_id:
         ports.ledger.deployments.set_outcome(
             ref, report.deployment_id, outcome, f"handled with {by}: {reason}", report.status

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from autopilot.ledger import HistoryRow
 
 OUTCOME_STYLE = {
     "DEPLOYED": "bold green",
@@ -62,39 +65,26 @@ def print_result(console: Console, function: str, result: Any) -> None:
     console.print(f"{function}: {json.dumps(result, default=str)}")
 
 
-def history_table(service: Any, items: list[dict[str, Any]]) -> Table:
+def history_table(service: Any, rows: list[HistoryRow]) -> Table:
     table = Table(title=f"history of {service}", title_justify="left")
-    for column in ("when", "what", "task definition", "status", "outcome / detail"):
+    for column in ("when (UTC)", "what", "task definition", "status", "outcome / detail"):
         table.add_column(column, overflow="fold")
-    for item in items:
-        kind = item.get("kind")
-        if kind == "ecs-deployment":
-            steps = " → ".join(str(entry.get("status")) for entry in item.get("history", []))
+    for row in rows:
+        when = row.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if row.at else "-"
+        change = (
+            f"{short_task_definition(row.previous_task_definition)} → {short_task_definition(row.new_task_definition)}"
+        )
+        if row.kind == "ecs-deployment":
+            steps = " → ".join(step.status for step in row.steps)
+            outcome = f"{row.outcome or ''} {row.outcome_detail or ''}".strip()
             table.add_row(
-                str(item.get("updated_at", "")),
-                f"ECS deployment {item.get('deployment_id')}",
-                short_task_definition(item.get("task_definition")),
-                steps,
-                f"{item.get('outcome', '')} {item.get('outcome_detail', '')}".strip(),
+                when, f"ECS deployment {row.deployment_id}", short_task_definition(row.task_definition), steps, outcome
             )
-        elif kind == "deployment":
-            table.add_row(
-                str(item.get("started_at", "")),
-                f"deploy {item.get('tag')} ({short_image(item.get('image', ''))})",
-                f"{short_task_definition(item.get('previous_task_definition'))} → "
-                f"{short_task_definition(item.get('new_task_definition'))}",
-                str(item.get("status", "")),
-                "",
-            )
-        elif kind == "manual-rollback":
-            table.add_row(
-                str(item.get("at", "")),
-                f"manual rollback by {item.get('actor')}",
-                f"{short_task_definition(item.get('previous_task_definition'))} → "
-                f"{short_task_definition(item.get('new_task_definition'))}",
-                "ROLLED_BACK",
-                "",
-            )
-        elif kind == "rollback":
-            table.add_row(str(item.get("at", "")), f"rollback claimed for {item.get('bad', '')}", "", "", "")
+        elif row.kind == "deployment":
+            table.add_row(when, f"deploy {row.tag} ({short_image(row.image or '')})", change, row.status or "", "")
+        elif row.kind == "manual-rollback":
+            table.add_row(when, f"manual rollback by {row.actor}", change, "ROLLED_BACK", "")
+        elif row.kind == "rollback":
+            outcome = row.outcome or "in progress"
+            table.add_row(when, "rollback", short_task_definition(row.bad), "bad revision", outcome)
     return table

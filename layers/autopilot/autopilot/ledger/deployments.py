@@ -4,12 +4,28 @@ id, with their status changes and outcome; a service's history; operators' manua
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
 from autopilot.ledger.keys import STATE_SK, deploy_prefix, ecs_deployment_sk, manual_sk, record_kind, service_pk
-from autopilot.ledger.records import DeploymentChange, Recorded, RecordedAs
+from autopilot.ledger.records import (
+    DeploymentChange,
+    DeployRow,
+    EcsDeploymentRow,
+    HistoryRow,
+    Recorded,
+    RecordedAs,
+    parse_time,
+)
 from autopilot.ledger.table import SERIALIZER, Repository, from_item, now_iso, to_item
 from autopilot.refs import ServiceRef
+
+
+def _history_row(item: dict[str, Any]) -> HistoryRow:
+    when = item.get("updated_at") or item.get("started_at") or item.get("claimed_at") or item.get("at")
+    return HistoryRow.model_validate(
+        {**item, "kind": record_kind(str(item["SK"])), "at": parse_time(when), "steps": item.get("history", [])}
+    )
 
 
 class DeploymentRepository(Repository):
@@ -50,18 +66,14 @@ class DeploymentRepository(Repository):
                 },
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            recorded = self.ecs_deployment(change.service, change.deployment_id) or {}
-            same = recorded.get("order_key") == change.order_key
-            return Recorded(status=RecordedAs.SAME if same else RecordedAs.STALE, item=recorded)
-        return Recorded(status=RecordedAs.NEW, item={})
+            recorded = self.ecs_deployment(change.service, change.deployment_id)
+            same = recorded is not None and recorded.order_key == change.order_key
+            return Recorded(status=RecordedAs.SAME if same else RecordedAs.STALE, row=recorded)
+        return Recorded(status=RecordedAs.NEW)
 
-    def ecs_deployment(self, ref: ServiceRef, deployment_id: str) -> dict[str, Any] | None:
-        response = self._client.get_item(
-            TableName=self.table,
-            Key=to_item({"PK": service_pk(ref), "SK": ecs_deployment_sk(deployment_id)}),
-            ConsistentRead=True,
-        )
-        return from_item(response["Item"]) if "Item" in response else None
+    def ecs_deployment(self, ref: ServiceRef, deployment_id: str) -> EcsDeploymentRow | None:
+        found = self.get_item(service_pk(ref), ecs_deployment_sk(deployment_id))
+        return EcsDeploymentRow.model_validate(found) if found else None
 
     def set_outcome(
         self, ref: ServiceRef, deployment_id: str, outcome: str, detail: str = "", handled: str | None = None
@@ -87,7 +99,7 @@ class DeploymentRepository(Repository):
 
     def set_deploy_status(self, ref: ServiceRef, task_definition: str, status: str, at: str) -> bool:
         """Carry an outcome over to the deployment we started of `task_definition`, if we started one."""
-        for row in self.ours(ref, limit=20):
+        for row in self._our_items(ref, limit=20):
             if row.get("new_task_definition") == task_definition:
                 if row.get("status") == status:
                     return True  # already carried over (a retried invocation)
@@ -107,7 +119,11 @@ class DeploymentRepository(Repository):
                 return True
         return False
 
-    def ours(self, ref: ServiceRef, limit: int = 50) -> list[dict[str, Any]]:
+    def ours(self, ref: ServiceRef, limit: int = 50) -> list[DeployRow]:
+        """The deployments we decided for a service, newest push first."""
+        return [DeployRow.model_validate(item) for item in self._our_items(ref, limit)]
+
+    def _our_items(self, ref: ServiceRef, limit: int) -> list[dict[str, Any]]:
         response = self._client.query(
             TableName=self.table,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :d)",
@@ -117,23 +133,22 @@ class DeploymentRepository(Repository):
         )
         return [from_item(item) for item in response.get("Items", [])]
 
-    def history(self, ref: ServiceRef, limit: int = 100) -> list[dict[str, Any]]:
-        """Deployments we started, ECS deployments, rollbacks and manual rollbacks, newest first; each row's
-        `kind` says which (deployment, ecs-deployment, rollback, manual-rollback)."""
-        response = self._client.query(
+    def history(self, ref: ServiceRef, limit: int = 100) -> list[HistoryRow]:
+        """Deployments we started, ECS deployments, rollbacks and manual rollbacks, newest first; `kind` says
+        which (deployment, ecs-deployment, rollback, manual-rollback), `at` when, in one format."""
+        paginator = self._client.get_paginator("query")
+        rows = []
+        for page in paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": {"S": service_pk(ref)}},
-        )
-        items = [
-            {**from_item(item), "kind": record_kind(item["SK"]["S"])}
-            for item in response.get("Items", [])
-            if item["SK"]["S"] != STATE_SK
-        ]
-        items.sort(
-            key=lambda item: str(item.get("updated_at") or item.get("started_at") or item.get("at") or ""), reverse=True
-        )
-        return items[:limit]
+        ):
+            for raw in page.get("Items", []):
+                if raw["SK"]["S"] != STATE_SK:
+                    rows.append(_history_row(from_item(raw)))
+        epoch = datetime.min.replace(tzinfo=UTC)
+        rows.sort(key=lambda row: row.at or epoch, reverse=True)
+        return rows[:limit]
 
     def record_manual_rollback(self, ref: ServiceRef, previous: str, target: str, actor: str) -> None:
         """An operator's rollback, so the history shows it beside the automatic ones."""

@@ -16,8 +16,8 @@ from autopilot.ledger.keys import (
     rollback_sk,
     service_pk,
 )
-from autopilot.ledger.records import Claim, ClaimState, LifecycleRecord
-from autopilot.ledger.table import SERIALIZER, TTL_ATTRIBUTE, Repository, from_item, to_item
+from autopilot.ledger.records import Claim, ClaimState, LifecycleRecord, RollbackClaim, RollbackClaimRow
+from autopilot.ledger.table import SERIALIZER, TTL_ATTRIBUTE, Repository, from_item, now_iso, to_item
 from autopilot.refs import ServiceRef
 
 CLAIM_TTL_SECONDS = 30 * 24 * 3600
@@ -37,12 +37,7 @@ class Leases(Repository):
             ":now": {"N": str(now)},
             ":ttl": {"N": str(now + CLAIM_TTL_SECONDS)},
         }
-        for index, (key, value) in enumerate(sorted(values.items())):
-            if value is None:
-                continue
-            names[f"#v{index}"] = key
-            attribute_values[f":v{index}"] = SERIALIZER.serialize(value)
-            assignments.append(f"#v{index} = if_not_exists(#v{index}, :v{index})")
+        assignments += _assign(values, names, attribute_values, keep_existing=True)
         names["#ttl"] = TTL_ATTRIBUTE
         try:
             response = self._client.update_item(
@@ -79,12 +74,7 @@ class Leases(Repository):
         names = {"#st": "state"}
         assignments = ["#st = :done"]
         attribute_values: dict[str, Any] = {":done": {"S": "DONE"}, ":owner": {"S": owner}}
-        for index, (key, value) in enumerate(sorted(values.items())):
-            if value is None:
-                continue
-            names[f"#v{index}"] = key
-            attribute_values[f":v{index}"] = SERIALIZER.serialize(value)
-            assignments.append(f"#v{index} = :v{index}")
+        assignments += _assign(values, names, attribute_values, keep_existing=False)
         return {
             "TableName": self.table,
             "Key": to_item({"PK": pk, "SK": sk}),
@@ -95,6 +85,22 @@ class Leases(Repository):
         }
 
 
+def _assign(
+    values: Mapping[str, Any], names: dict[str, str], attribute_values: dict[str, Any], *, keep_existing: bool
+) -> list[str]:
+    """SET clauses for a claim's own values (None left out); with `keep_existing` a value a released claim
+    already holds stays, so its retry resumes the same decision."""
+    clauses = []
+    for index, (key, value) in enumerate(sorted(values.items())):
+        if value is None:
+            continue
+        names[f"#v{index}"] = key
+        attribute_values[f":v{index}"] = SERIALIZER.serialize(value)
+        value_ref = f"if_not_exists(#v{index}, :v{index})" if keep_existing else f":v{index}"
+        clauses.append(f"#v{index} = {value_ref}")
+    return clauses
+
+
 class RollbackClaims(Repository):
     """One claim per bad revision of a service."""
 
@@ -103,8 +109,13 @@ class RollbackClaims(Repository):
         self._leases = leases
         self._deployments = deployments
 
-    def acquire(self, ref: ServiceRef, bad: str, owner: str, now: int, lease_seconds: int, **values: Any) -> Claim:
-        return self._leases.acquire(service_pk(ref), rollback_sk(bad), owner, now, lease_seconds, bad=bad, **values)
+    def acquire(
+        self, ref: ServiceRef, bad: str, owner: str, now: int, lease_seconds: int, **values: Any
+    ) -> RollbackClaim:
+        claim = self._leases.acquire(
+            service_pk(ref), rollback_sk(bad), owner, now, lease_seconds, bad=bad, claimed_at=now_iso(), **values
+        )
+        return RollbackClaim(state=claim.state, row=RollbackClaimRow.model_validate({"bad": bad, **claim.item}))
 
     def release(self, ref: ServiceRef, bad: str, owner: str) -> None:
         self._leases.release(service_pk(ref), rollback_sk(bad), owner)
@@ -138,7 +149,7 @@ class RollbackClaims(Repository):
             )
         self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
 
-    def unfinished(self, ref: ServiceRef) -> list[dict[str, Any]]:
+    def unfinished(self, ref: ServiceRef) -> list[RollbackClaimRow]:
         """Rollbacks claimed but not DONE: a failed attempt whose retry must finish what it started."""
         response = self._client.query(
             TableName=self.table,
@@ -146,8 +157,8 @@ class RollbackClaims(Repository):
             ExpressionAttributeValues={":pk": {"S": service_pk(ref)}, ":r": {"S": ROLLBACK_PREFIX}},
             ConsistentRead=True,
         )
-        items = [from_item(item) for item in response.get("Items", [])]
-        return [item for item in items if item.get("state") == "CLAIMED"]
+        rows = [RollbackClaimRow.model_validate(from_item(item)) for item in response.get("Items", [])]
+        return [row for row in rows if row.state == "CLAIMED"]
 
 
 class LifecycleClaims(Repository):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -107,7 +108,7 @@ class RecordedAs(StrEnum):
 
 class Recorded(Record):
     status: RecordedAs
-    item: dict[str, Any]
+    row: EcsDeploymentRow | None = None
 
 
 class ClaimState(StrEnum):
@@ -119,6 +120,109 @@ class ClaimState(StrEnum):
 class Claim(Record):
     state: ClaimState
     item: dict[str, Any]
+
+
+class Row(Record):
+    """A row as stored: attributes this model does not name are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class StatusStep(Row):
+    status: str
+    at: str | None = None
+    event_time: str | None = None
+    reason: str | None = None
+
+
+class EcsDeploymentRow(Row):
+    """An ECS deployment of a service (ours or anyone's), by deployment id: its status changes in order, the
+    outcome we recorded, and which status change's handling is complete (`handled`)."""
+
+    deployment_id: str
+    task_definition: str | None = None
+    status: str | None = None
+    order_key: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    history: list[StatusStep] = Field(default_factory=list)
+    outcome: str | None = None
+    outcome_detail: str | None = None
+    handled: str | None = None
+
+
+class DeployRow(Row):
+    """A deployment we decided (one push, one service)."""
+
+    previous_task_definition: str = ""
+    new_task_definition: str = ""
+    repository: str = ""
+    image: str = ""
+    tag: str = ""
+    digest: str = ""
+    event_id: str = ""
+    started_at: str | None = None
+    status: str = ""
+    history: list[StatusStep] = Field(default_factory=list)
+    failure: str | None = None
+
+
+class RollbackClaimRow(Row):
+    """The one rollback of an incident (bad revision): CLAIMED while an attempt runs, DONE with its outcome."""
+
+    bad: str
+    state: str = "CLAIMED"
+    target: str | None = None
+    trigger: str | None = None
+    reason: str | None = None
+    deployment_id: str | None = None
+    outcome: str | None = None
+    outcome_reason: str | None = None
+
+
+class RollbackClaim(Record):
+    state: ClaimState
+    row: RollbackClaimRow
+
+
+class HistoryRow(Row):
+    """One line of a service's history, whatever its kind (deployment, ecs-deployment, rollback,
+    manual-rollback), with its time in one format."""
+
+    kind: str
+    at: datetime | None = None
+    deployment_id: str | None = None
+    task_definition: str | None = None
+    previous_task_definition: str | None = None
+    new_task_definition: str | None = None
+    tag: str | None = None
+    image: str | None = None
+    status: str | None = None
+    steps: list[StatusStep] = Field(default_factory=list)
+    outcome: str | None = None
+    outcome_detail: str | None = None
+    actor: str | None = None
+    bad: str | None = None
+    started_at: str | None = None
+    created_at: str | None = None
+
+    @property
+    def revision(self) -> str | None:
+        """The task definition this row is about (the new one of a deployment we decided)."""
+        return self.task_definition or self.new_task_definition
+
+
+def parse_time(value: object) -> datetime | None:
+    """A time as the ledger holds it (ISO-8601, or epoch seconds in older rows) as an aware datetime."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value), UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
 
 
 class LifecycleRecord(Record):

@@ -364,7 +364,7 @@ class Story:
                     "bad_revisions": sorted(kept.bad_revisions),
                     "quarantined": sorted(kept.quarantined),
                     "frozen": kept.frozen,
-                    "deployments": [row["status"] for row in ledger.deployments.ours(ref)],
+                    "deployments": [row.status for row in ledger.deployments.ours(ref)],
                 },
             }
             table.add_row(
