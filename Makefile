@@ -38,6 +38,7 @@ lint: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
+	MYPYPATH=layers/autopilot:. $(BIN)/mypy --strict --follow-imports=silent tests/fakes.py tests/fakes_conform.py
 
 template: $(DEV_STAMP)
 	$(BIN)/sam validate --lint

@@ -165,6 +165,7 @@ class FakeServices:
     registered: list[str] = field(default_factory=list)
     refuse_update: Exception | None = None
     before_update: Callable[[], None] | None = None  # runs inside UpdateService (a racing push lands here)
+    deployments_started: int = 0
 
     def add_task_definition(self, family: str, image: str) -> str:
         revision = 1 + sum(1 for arn in self.task_definitions if arn.rsplit("/", 1)[-1].startswith(f"{family}:"))
@@ -212,11 +213,16 @@ class FakeServices:
             error, self.refuse_update = self.refuse_update, None
             raise error
         self.updates.append((ref, task_definition))
+        self.deployments_started += 1
         self.services[ref] = replace(
             self.services[ref],
             task_definition=task_definition,
             deployments=(
-                {"id": f"ecs-svc/{len(self.updates)}", "status": "PRIMARY", "taskDefinition": task_definition},
+                {
+                    "id": f"ecs-svc/{1000 + self.deployments_started}",
+                    "status": "PRIMARY",
+                    "taskDefinition": task_definition,
+                },
             ),
         )
 
