@@ -147,6 +147,8 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
 
     Ledger(boto3.client("dynamodb"), LOCAL_TABLE).services.quarantine(ServiceRef("prod", "web"), [digest])
     assert autopilot("quarantine", "list", "prod/web", *target).stdout.split() == [digest]
+    unknown = autopilot("quarantine", "clear", "prod/web", "sha256:" + "0" * 64, *target)  # issue 10: said "cleared"
+    assert unknown.returncode == 1 and "is not quarantined for prod/web" in unknown.stderr
     assert autopilot("quarantine", "clear", "prod/web", digest, *target).returncode == 0
     assert "nothing quarantined" in autopilot("quarantine", "list", "prod/web", *target).stdout
 
@@ -162,6 +164,9 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
     assert done.returncode == 0, done.stderr
     assert world.running("prod", "web")["revision"] == 1
     assert "manual rollback by" in autopilot("history", "prod/web", *target).stdout
+    again = autopilot("rollback", "prod/web", "--to", "web:1", *target)  # issue 10: recorded a no-op rollback
+    assert again.returncode == 1
+    assert again.stderr.strip() == "autopilot: error: prod/web already runs web:1: nothing to roll back"
 
     wrong = autopilot("rollback", "prod", *target)
     assert wrong.returncode == 1
@@ -213,8 +218,12 @@ def test_status_and_plan(project, events, emulator: Emulator) -> None:
     assert "would deploy" in planned.stdout
     assert f"+ image: {repository}@{digest}" in planned.stdout  # the digest 1.4.0 points at, from ECR
     assert f"- image: {repository}:1.0.0" in planned.stdout
+    short = autopilot("plan", "prod/api", "shop:1.4.0", *target)  # issue 10: status shows short names
+    assert short.returncode == 0, short.stderr
+    assert f"+ image: {repository}@{digest}" in short.stdout
     skipped = autopilot("plan", "prod/web", f"{repository}:1.4.0", *target)
     assert "would not deploy" in skipped.stdout
+    assert skipped.returncode == 3  # a plan that refuses is a finding
     untagged = autopilot("plan", "prod/web", f"{repository}@{digest}", *target)
     assert untagged.returncode == 1
     assert "names no tag" in untagged.stderr

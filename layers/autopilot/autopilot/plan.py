@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from autopilot.aws.ecs import EcsGateway
 from autopilot.config.service_tags import parse_service_tags
-from autopilot.images import ImageRef, pinned_image
+from autopilot.images import DOCKER_HUB, ImageRef, pinned_image
 from autopilot.ledger import Ledger
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import ContainerSelectionError, container_images, image_changes, select_containers
@@ -34,6 +34,18 @@ class Plan(BaseModel):
     changes: list[PlannedChange] = Field(default_factory=list)
 
 
+def _in_service_registry(image: str, pushed: ImageRef, body: Mapping[str, object]) -> ImageRef:
+    """`REPO:TAG` as `status` shows it: the registry of the service's container from that repository."""
+    if "/" in image.split("@", maxsplit=1)[0].split(":", maxsplit=1)[0] and pushed.registry != DOCKER_HUB:
+        return pushed
+    short = pushed.repository.removeprefix("library/")
+    for container in container_images(dict(body)):
+        ref = container.ref
+        if ref is not None and ref.repository == short and ref.registry != DOCKER_HUB:
+            return ImageRef(ref.registry, short, pushed.tag, pushed.digest)
+    return pushed
+
+
 def plan_push(
     ref: ServiceRef,
     image: str,
@@ -43,7 +55,8 @@ def plan_push(
     resolve_digest: Callable[[ImageRef], str | None],
     named_policies: Callable[[], Mapping[str, str]],
 ) -> Plan:
-    """The task-definition change that pushing `image` (`REGISTRY/REPO:TAG[@DIGEST]`) would make to `ref`."""
+    """The task-definition change that pushing `image` (`REGISTRY/REPO:TAG[@DIGEST]`, or `REPO:TAG` for the
+    registry the service already pulls that repository from) would make to `ref`."""
     try:
         pushed = ImageRef.parse(image)
     except ValueError as error:
@@ -56,6 +69,8 @@ def plan_push(
     task_definition = ecs.describe_task_definition(service.task_definition)
     if task_definition is None:
         raise PlanError(f"task definition {service.task_definition} not found")
+    pushed = _in_service_registry(image, pushed, task_definition.body)
+    tag = pushed.tag or ""
     config = parse_service_tags(service.tags, named_policies)
     if config.errors:
         raise PlanError("; ".join(str(error) for error in config.errors))
@@ -72,13 +87,13 @@ def plan_push(
     if config.deploy is None:
         decision, deploys = "not managed (no autopilot:deploy tag)", False
     else:
-        verdict = config.deploy.decide(pushed.tag, running_tag)
+        verdict = config.deploy.decide(tag, running_tag)
         decision, deploys = verdict.reason, verdict.deploy
     digest = pushed.digest or resolve_digest(pushed)
     if config.pin == "digest" and digest is None:
         new_image = f"{pushed.repository_ref}@<digest of {pushed.tag} at push time>"
     else:
-        new_image = pinned_image(pushed.repository_ref, tag=pushed.tag, digest=digest or "", pin=config.pin)
+        new_image = pinned_image(pushed.repository_ref, tag=tag, digest=digest or "", pin=config.pin)
     changes = [
         PlannedChange(container=c, old_image=o, new_image=n)
         for c, o, n in image_changes(task_definition.body, dict.fromkeys(containers, new_image))

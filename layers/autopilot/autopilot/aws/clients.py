@@ -22,56 +22,66 @@ if TYPE_CHECKING:
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 6 attempts in all.
 RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 6}, connect_timeout=5, read_timeout=20)
+# A person at a terminal: fail fast (one retry, a short connect timeout) and say why.
+INTERACTIVE_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=2, read_timeout=20)
+_config = RETRY_CONFIG
+
+
+def use_config(config: Config) -> None:
+    """The configuration of every client created from now on (the CLI uses INTERACTIVE_CONFIG)."""
+    global _config  # noqa: PLW0603 - one configuration per process
+    _config = config
+    clear_caches()
 
 
 @lru_cache
 def ecs() -> ECSClient:
-    return boto3.client("ecs", config=RETRY_CONFIG)
+    return boto3.client("ecs", config=_config)
 
 
 @lru_cache
 def ecr() -> ECRClient:
-    return boto3.client("ecr", config=RETRY_CONFIG)
+    return boto3.client("ecr", config=_config)
 
 
 @lru_cache
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=RETRY_CONFIG)
+    return boto3.client("dynamodb", config=_config)
 
 
 @lru_cache
 def ssm() -> SSMClient:
-    return boto3.client("ssm", config=RETRY_CONFIG)
+    return boto3.client("ssm", config=_config)
 
 
 @lru_cache
 def cloudwatch() -> CloudWatchClient:
-    return boto3.client("cloudwatch", config=RETRY_CONFIG)
+    return boto3.client("cloudwatch", config=_config)
 
 
 @lru_cache
 def sqs() -> SQSClient:
-    return boto3.client("sqs", config=RETRY_CONFIG)
+    return boto3.client("sqs", config=_config)
 
 
 @lru_cache
 def sns() -> SNSClient:
-    return boto3.client("sns", config=RETRY_CONFIG)
+    return boto3.client("sns", config=_config)
 
 
 @lru_cache
 def secretsmanager() -> SecretsManagerClient:
-    return boto3.client("secretsmanager", config=RETRY_CONFIG)
+    return boto3.client("secretsmanager", config=_config)
 
 
 @lru_cache
 def autoscaling() -> AutoScalingClient:
-    return boto3.client("autoscaling", config=RETRY_CONFIG)
+    return boto3.client("autoscaling", config=_config)
 
 
 @lru_cache
 def elbv2() -> ElasticLoadBalancingv2Client:
-    return boto3.client("elbv2", config=RETRY_CONFIG)
+    return boto3.client("elbv2", config=_config)
 
 
 def clear_caches() -> None:

@@ -1,4 +1,8 @@
-"""`autopilot`: route, replay, inventory, local up, demo. Errors are one line on stderr, never a traceback."""
+"""`autopilot`: route, replay, inventory, local up, demo, and the operator's commands.
+
+Results on stdout; the handlers' logs on stderr, only with -v; errors one line on stderr (`autopilot: error:
+…`), never a traceback. Exit status: 0 ok, 1 error, 2 usage, 3 findings (doctor) or a push plan refuses.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,15 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from autopilot.local.project import Project, ProjectNotFoundError, find_template
 from autopilot.local.sample_events import load_event
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+FINDINGS = 3  # exit status of `doctor` with findings and of `plan` when the push would not deploy
 
 
 class CliError(click.ClickException):
@@ -42,26 +50,41 @@ def _event(path: str) -> dict[str, Any]:
 
 
 def _aws_target(endpoint_url: str | None, table: str | None) -> None:
-    """Point the handlers at an endpoint (or the real account) and the ledger table."""
-    if endpoint_url:
-        from autopilot.local.emulator import use_endpoint
+    """Point the handlers at an endpoint (or the real account) and the ledger table; fail fast and clearly."""
+    from autopilot.aws import clients
+    from autopilot.cli import target
 
-        use_endpoint(
-            endpoint_url,
-            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-west-2",
-        )
-    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-        raise CliError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
+    context = click.get_current_context().find_root()
+    options = context.obj or {}
+    _local_session(bool(options.get("local")), endpoint_url)
+    region = target.region(options.get("region"))
     if table:
         os.environ["LEDGER_TABLE_NAME"] = table
     if not os.environ.get("LEDGER_TABLE_NAME"):
         raise CliError("no ledger table: pass --table or set LEDGER_TABLE_NAME (the stack output LedgerTableName)")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutopilot")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if url:
+        from autopilot.local.emulator import use_endpoint
+
+        use_endpoint(target.endpoint(url), region=region)
+    target.quiet_handlers(bool(options.get("verbose")))
+    clients.use_config(clients.INTERACTIVE_CONFIG)
     from autopilot.settings import get_settings
 
     get_settings.cache_clear()
+
+
+def _local_session(asked: bool, endpoint_url: str | None) -> None:
+    """With --local, or an endpoint that is the running `local up`'s: take its settings (table, queues,
+    region, credentials) so a command needs nothing else."""
+    from autopilot.local import session
+
+    found = session.load()
+    url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if asked and found is None:
+        raise CliError("no local emulator found: start one with `autopilot local up` (in another shell)")
+    if found is not None and (asked or (url and url.rstrip("/") == str(found["endpoint_url"]))):
+        session.apply(found, endpoint_url=endpoint_url)
 
 
 template_option = click.option("--template", type=click.Path(dir_okay=False), help="template.yaml to read rules from")
@@ -71,8 +94,13 @@ table_option = click.option("--table", help="ledger table name (default: $LEDGER
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ecs-autopilot")
-def cli() -> None:
+@click.option("--region", help="AWS region (default: $AWS_REGION, then $AWS_DEFAULT_REGION)")
+@click.option("-v", "--verbose", is_flag=True, help="the handlers' logs, on stderr")
+@click.option("--local", "use_local", is_flag=True, help="use the running `autopilot local up` (its settings file)")
+@click.pass_context
+def cli(context: click.Context, region: str | None, verbose: bool, use_local: bool) -> None:
     """ecs-autopilot: hands-off operations for Amazon ECS."""
+    context.obj = {"region": region, "verbose": verbose, "local": use_local}
 
 
 @cli.command()
@@ -86,42 +114,55 @@ def route(event_file: str, template: str | None) -> None:
 
 
 @cli.command()
-@click.argument("event_file", type=click.Path(dir_okay=False))
+@click.argument("event_files", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="EVENT_FILE...")
 @endpoint_option
 @table_option
 @click.option("--dry-run", is_flag=True, help="plan only: print what each function would change, change nothing")
 @template_option
-def replay(event_file: str, endpoint_url: str | None, table: str | None, dry_run: bool, template: str | None) -> None:
-    """Route EVENT_FILE and run the matched handlers in-process against the endpoint or the real account."""
+def replay(
+    event_files: tuple[str, ...], endpoint_url: str | None, table: str | None, dry_run: bool, template: str | None
+) -> None:
+    """Route each EVENT_FILE and run the matched handlers in-process against the endpoint or the real account."""
     project = _project(template)
-    event = _event(event_file)
-    functions = project.route(event)
-    if not functions:
-        out.print("no rule matches this event; nothing to run")
-        return
+    events = [(path, _event(path)) for path in event_files]
     _aws_target(endpoint_url, table)
     from autopilot.cli.render import print_result
 
-    for function in functions:
-        if dry_run:
-            if function != "DeployFunction":
-                out.print(f"{function}: no dry run for this function; not run")
+    failed = []
+    for path, event in events:
+        functions = project.route(event)
+        prefix = f"{path}: " if len(events) > 1 else ""
+        if not functions:
+            out.print(Text(f"{prefix}no rule matches this event; nothing to run"))
+            continue
+        for function in functions:
+            if dry_run and function != "DeployFunction":
+                out.print(Text(f"{prefix}{function}: no dry run for this function; not run"))
                 continue
-            from autopilot.wiring import handle_push
+            if prefix:
+                out.print(Text(prefix.rstrip(": "), style="bold"))
+            try:
+                result = _dry_run_push(event) if dry_run else _invoke(project, function, event)
+            except CliError as error:
+                error.show()
+                failed.append(path)
+                continue
+            print_result(out, function, result)
+    if failed:
+        raise CliError(f"{len(failed)} of {len(events)} event(s) failed: {', '.join(failed)}")
 
-            result = handle_push(event, None, dry_run=True)
-        else:
-            result = _invoke(project, function, event)
-        print_result(out, function, result)
+
+def _dry_run_push(event: dict[str, Any]) -> Any:
+    from autopilot.wiring import handle_push
+
+    return handle_push(event, None, dry_run=True)
 
 
 def _invoke(project: Project, function: str, event: dict[str, Any]) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         return project.invoke(function, event)
-    except (ClientError, BotoCoreError) as error:
-        raise CliError(f"{function} failed: {error}") from error
+    except Exception as error:  # what Lambda would retry: said in one line, the other events still run
+        raise CliError(f"{function} did not finish (Lambda would retry it): {type(error).__name__}: {error}") from error
 
 
 @cli.command()
@@ -153,40 +194,61 @@ def local() -> None:
 @click.option("--port", type=click.IntRange(1, 65535), help="port on 127.0.0.1 (default: a free one)")
 @template_option
 def local_up(port: int | None, template: str | None) -> None:
-    """Start the emulator with the stack's resources; run until interrupted."""
-    from autopilot.local.emulator import Emulator, create_stack_resources
+    """Start the emulator with the stack's resources and a chat sink; deliver notifications as Lambda would;
+    run until interrupted."""
+    from autopilot.local import session
+    from autopilot.local.emulator import Emulator, create_stack_resources, port_is_free
 
     project = _project(template)
+    if port is not None and not port_is_free(port):
+        raise CliError(f"port {port} on 127.0.0.1 is taken: pick another with --port, or leave --port out")
     try:
         emulator = Emulator(port).start()
     except OSError as error:
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {error}") from error
     from autopilot.local.chat_sink import ChatSink
     from autopilot.local.demo import configure_local_routes
+    from autopilot.local.pump import NotificationPump
 
     sink = ChatSink(printer=out.print).start()
+    pump: NotificationPump | None = None
     try:
         resources = create_stack_resources(project)
         configure_local_routes(sink)
+        region = os.environ["AWS_REGION"]
+        saved = session.save(emulator.endpoint_url, region, resources.environment)
+        pump = NotificationPump(project, resources.queues["NotificationQueue"]).start()
         out.print(f"emulator listening on [bold]{emulator.endpoint_url}[/]")
         out.print(f"  chat sink         {sink.base_url} (routes 'slack' and 'ops' in the config document)")
         out.print(f"  ledger table      {resources.table}")
         out.print(f"  config parameter  {resources.config_parameter}")
         for name, url in resources.queues.items():
-            out.print(f"  queue {name:<12} {url}")
-        out.print("use it with:")
-        out.print(
-            f"  export AWS_ENDPOINT_URL={emulator.endpoint_url} AWS_REGION={os.environ['AWS_REGION']} "
-            f"LEDGER_TABLE_NAME={resources.table} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
-        )
+            out.print(f"  queue {name:<27} {url}")
+        out.print(f"  settings          {saved}")
+        out.print("notifications on NotificationQueue are delivered to the chat sink and printed here.")
+        out.print("in another shell (the CLI reads the settings file):")
+        click.echo("  autopilot --local status")
+        out.print("or, for other tools, these variables (one line):")
+        click.echo("  export " + " ".join(f"{key}={value}" for key, value in _exported().items()))
         out.print("Ctrl-C stops it.")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         out.print("stopped")
     finally:
+        if pump is not None:
+            pump.stop()
+        session.clear(emulator.endpoint_url)
         sink.stop()
         emulator.stop()
+
+
+def _exported() -> dict[str, str]:
+    from autopilot.local import session
+
+    found = session.load() or {"environment": {}}
+    keys = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "LEDGER_TABLE_NAME", "NOTIFY_QUEUE_URL")
+    return {key: str(found["environment"].get(key, "")) for key in (*keys, *session.CREDENTIALS)}
 
 
 @cli.command()
@@ -258,6 +320,8 @@ def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: st
     if described.arn in state.bad_revisions:
         raise CliError(f"{described.family_revision} is marked bad for {ref}; refusing to roll back to it")
     current = snapshot.task_definition.rsplit("/", 1)[-1]
+    if described.arn == snapshot.task_definition:
+        raise CliError(f"{ref} already runs {described.family_revision}: nothing to roll back")
     if dry_run:
         out.print(f"would update {ref}: {current} → {described.family_revision} (nothing changed)")
         return
@@ -341,11 +405,23 @@ def plan(service: str, image: str, endpoint_url: str | None, table: str | None) 
         out.print(f"    [green]+ image: {change.new_image}[/]")
     if not result.changes:
         out.print("  no container image changes")
+    if not result.deploys:
+        sys.exit(FINDINGS)
+
+
+def _existing(adapters: Any, ref: Any) -> Any:
+    """The service as ECS describes it; a name that is not a service is an error, not a silent no-op."""
+    snapshot = adapters.ecs.describe_services([ref]).get(ref)
+    if snapshot is None:
+        raise CliError(f"service {ref} not found in {os.environ.get('AWS_REGION')} (write it CLUSTER/SERVICE)")
+    return snapshot
 
 
 def _set_frozen(service: str, endpoint_url: str | None, table: str | None, *, frozen: bool) -> None:
     ref = _service(service)
-    _adapters(endpoint_url, table).ledger.services.set_frozen(ref, frozen)
+    adapters = _adapters(endpoint_url, table)
+    _existing(adapters, ref)
+    adapters.ledger.services.set_frozen(ref, frozen)
     out.print(f"{ref} is frozen: pushes do not deploy to it" if frozen else f"{ref} is unfrozen")
 
 
@@ -371,21 +447,32 @@ def unfreeze(service: str, endpoint_url: str | None, table: str | None) -> None:
 @click.argument("action", type=click.Choice(["list", "clear"]))
 @service_argument
 @click.argument("digest", required=False)
+@click.option("--all", "clear_all", is_flag=True, help="with clear: every quarantined digest of the service")
 @endpoint_option
 @table_option
-def quarantine(action: str, service: str, digest: str | None, endpoint_url: str | None, table: str | None) -> None:
-    """List the digests quarantined for a service, or clear one (or all)."""
+def quarantine(
+    action: str, service: str, digest: str | None, clear_all: bool, endpoint_url: str | None, table: str | None
+) -> None:
+    """List the digests quarantined for a service, or clear one (DIGEST) or all (--all)."""
     ref = _service(service)
-    ledger = _adapters(endpoint_url, table).ledger
+    if action == "clear" and not digest and not clear_all:
+        raise click.UsageError("clear needs the DIGEST to clear, or --all")
+    if action == "clear" and digest and clear_all:
+        raise click.UsageError("give a DIGEST or --all, not both")
+    adapters = _adapters(endpoint_url, table)
+    _existing(adapters, ref)
+    quarantined = sorted(adapters.ledger.services.state(ref).quarantined)
     if action == "list":
-        digests = sorted(ledger.services.state(ref).quarantined)
-        for value in digests:
+        for value in quarantined:
             click.echo(value)
-        if not digests:
+        if not quarantined:
             out.print(f"nothing quarantined for {ref}")
         return
-    ledger.services.clear_quarantine(ref, [digest] if digest else None)
-    out.print(f"cleared {'digest ' + digest if digest else 'every quarantined digest'} for {ref}")
+    if digest and digest not in quarantined:
+        known = ", ".join(quarantined) or "none"
+        raise CliError(f"{digest} is not quarantined for {ref} (quarantined: {known})")
+    adapters.ledger.services.clear_quarantine(ref, [digest] if digest else None)
+    out.print(f"cleared {'digest ' + digest if digest else f'{len(quarantined)} quarantined digest(s)'} for {ref}")
 
 
 @cli.command()
@@ -411,8 +498,9 @@ def doctor(cluster: str | None, endpoint_url: str | None, table: str | None) -> 
     for column in ("where", "what", "change"):
         table_view.add_column(column, overflow="fold")
     for finding in findings:
-        table_view.add_row(finding.subject, finding.problem, finding.fix)
+        table_view.add_row(Text(finding.subject), Text(finding.problem), Text(finding.fix))
     out.print(table_view)
+    sys.exit(FINDINGS)
 
 
 @cli.group()

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from autopilot.ledger import HistoryRow
 
@@ -18,6 +19,13 @@ OUTCOME_STYLE = {
     "SKIPPED": "yellow",
     "CONFIG_ERROR": "bold red",
     "ERROR": "bold red",
+    "ROLLED_BACK": "bold yellow",
+    "ROLLBACK_FAILED": "bold red",
+    "FAILED": "red",
+    "SUCCEEDED": "green",
+    "DRAINED": "yellow",
+    "DEREGISTERED": "yellow",
+    "COMPLETED": "green",
 }
 
 
@@ -34,6 +42,11 @@ def short_task_definition(arn: str | None) -> str:
     return arn.rsplit("/", 1)[-1] if arn else "-"
 
 
+def outcome_text(outcome: str) -> Text:
+    """An outcome, styled when it has a style: never markup, so no value can break the output."""
+    return Text(outcome, style=OUTCOME_STYLE.get(outcome, ""))
+
+
 def deploy_table(report: dict[str, Any]) -> Table:
     title = f"push {report.get('repository', '').split('/', 1)[-1]}:{report.get('tag') or '<untagged>'}"
     table = Table(title=title, title_justify="left", show_lines=False)
@@ -47,22 +60,48 @@ def deploy_table(report: dict[str, Any]) -> Table:
         revision = short_task_definition(result.get("previous_task_definition"))
         if result.get("new_task_definition"):
             revision += f" → {short_task_definition(result['new_task_definition'])}"
-        style = OUTCOME_STYLE.get(result["outcome"], "")
-        table.add_row(result["service"], f"[{style}]{result['outcome']}[/]", revision, images, result["reason"])
+        table.add_row(
+            Text(str(result["service"])),
+            outcome_text(str(result["outcome"])),
+            Text(revision),
+            Text(images),
+            Text(str(result["reason"])),
+        )
     if report.get("more_results"):
         counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.get("counts", {}).items()))
         table.caption = f"{report['more_results']} more services not shown (all: {counts}); the log has each one"
     return table
 
 
+def result_lines(function: str, result: Any) -> list[Text]:
+    """One line per report (rollback, drain, task watch, inventory…): function, outcome, what, why."""
+    reports = result if isinstance(result, list) else [result]
+    lines = []
+    for report in reports:
+        if isinstance(report, dict) and ("outcome" in report or "stop_class" in report):
+            line = Text(f"{function}: ")
+            line.append_text(outcome_text(str(report.get("outcome") or report["stop_class"])))
+            subject = report.get("service") or report.get("subject") or report.get("trigger") or ""
+            why = report.get("reason") or report.get("detail") or report.get("cause") or ""
+            line.append(f" {subject}" + (f": {why}" if why else ""))
+            lines.append(line)
+        else:
+            lines.append(Text(f"{function}: {json.dumps(report, default=str)}"))
+    return lines
+
+
 def print_result(console: Console, function: str, result: Any) -> None:
-    if isinstance(result, dict) and "results" in result:
+    """A push as a table (service, outcome, revision, image, why); any other report one line each."""
+    if isinstance(result, dict) and "results" in result and "repository" in result:
         if not result["results"]:
-            console.print(f"{function}: no service took this push")
+            console.print(Text(f"{function}: no service took this push"))
             return
         console.print(deploy_table(result))
         return
-    console.print(f"{function}: {json.dumps(result, default=str)}")
+    if isinstance(result, dict) and isinstance(result.get("results"), list):
+        result = result["results"] or [{"outcome": "IGNORED", "reason": "nothing to do"}]
+    for line in result_lines(function, result):
+        console.print(line)
 
 
 def history_table(service: Any, rows: list[HistoryRow]) -> Table:

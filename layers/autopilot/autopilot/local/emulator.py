@@ -29,6 +29,16 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:PORT can be listened on (moto's server would otherwise hang on a taken port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def use_endpoint(endpoint_url: str, region: str = LOCAL_REGION) -> None:
     """Point boto3 (and so every handler) at an endpoint, with throwaway credentials."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
@@ -79,6 +89,7 @@ class StackResources:
     table: str
     config_parameter: str
     queues: dict[str, str]
+    environment: dict[str, str]  # the functions' environment, as set in this process
 
 
 def create_stack_resources(project: Project, *, config_document: str = "{}") -> StackResources:
@@ -102,8 +113,12 @@ def create_stack_resources(project: Project, *, config_document: str = "{}") -> 
         dynamodb.update_time_to_live(TableName=LOCAL_TABLE, TimeToLiveSpecification=ttl)
     queues = _create_queues(project)
     boto3.client("ssm").put_parameter(Name=LOCAL_CONFIG_PARAMETER, Value=config_document, Type="String", Overwrite=True)
-    apply_function_environment(project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues)
-    return StackResources(table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues)
+    environment = apply_function_environment(
+        project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues
+    )
+    return StackResources(
+        table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues, environment=environment
+    )
 
 
 def _create_queues(project: Project) -> dict[str, str]:
@@ -135,7 +150,7 @@ def _create_queues(project: Project) -> dict[str, str]:
 
 def apply_function_environment(
     project: Project, *, table: str, config_parameter: str, queues: dict[str, str] | None = None
-) -> None:
+) -> dict[str, str]:
     """The functions' environment from template.yaml (Globals, then each function's own but its service name),
     with references resolved to the local resources: here the handlers run in one process."""
     variables: dict[str, Any] = dict(
@@ -158,6 +173,7 @@ def apply_function_environment(
         else:
             os.environ.setdefault(key, str(value))
     os.environ.setdefault("AUTOPILOT_LOCAL_ENDPOINTS", "true")  # routes may reach the local chat sink
+    applied = {key: os.environ[key] for key in [*variables, "AUTOPILOT_LOCAL_ENDPOINTS"]}
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from autopilot.observability import logger
@@ -165,3 +181,4 @@ def apply_function_environment(
 
     logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"))
     get_settings.cache_clear()
+    return applied

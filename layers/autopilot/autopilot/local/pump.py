@@ -4,6 +4,7 @@ with the SQS event shape, delete what it did not report as failed."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import boto3
 
 from autopilot.local.project import Project
+from autopilot.observability import logger
 
 
 def sqs_event(messages: list[Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -93,6 +95,33 @@ def _time_out(sqs: Any, queue_url: str, messages: list[Any]) -> None:
     received with a visibility timeout of 0.)"""
     for message in messages:
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
+
+class NotificationPump:
+    """Lambda's SQS event source for the notification queue, in a background thread of `local up`: every
+    second, what is on the queue goes to NotifyFunction (and so to the chat sink)."""
+
+    def __init__(self, project: Project, queue_url: str, *, every_seconds: float = 1.0) -> None:
+        self._project = project
+        self._queue_url = queue_url
+        self._every = every_seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notification-pump", daemon=True)
+
+    def start(self) -> NotificationPump:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._every):
+            try:
+                pump(self._project, self._queue_url)
+            except Exception:
+                logger.exception("notification pump round failed")
 
 
 def pump(project: Project, queue_url: str, *, function: str = "NotifyFunction", rounds: int = 20) -> int:
