@@ -7,15 +7,13 @@ import re
 import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from autopilot.local.emulator import free_port
 from tests.conftest import ROOT
 
-BLOCK = re.compile(
-    r"<!-- safe-to-run(?P<emulator>: with the emulator on port 4566)? -->\n```sh\n(?P<body>.*?)```", re.DOTALL
-)
+BLOCK = re.compile(r"<!-- safe-to-run(?P<emulator>: with local up running)? -->\n```sh\n(?P<body>.*?)```", re.DOTALL)
 
 
 def blocks() -> list[tuple[bool, str]]:
@@ -27,19 +25,27 @@ def test_the_readme_marks_blocks_to_run() -> None:
     assert [needs_emulator for needs_emulator, _ in blocks()] == [False, True]
 
 
+def clean_env(home: Path) -> dict[str, str]:
+    """A new user's shell: no AWS variables, a dumb 80-column terminal, a fresh HOME."""
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "TERM": "dumb", "COLUMNS": "80"}
+
+
 @pytest.fixture
-def emulator_port() -> Iterator[int]:
-    port = free_port()
+def local_up(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = clean_env(tmp_path)
     process = subprocess.Popen(
-        [".venv/bin/autopilot", "local", "up", "--port", str(port)],
+        [".venv/bin/autopilot", "local", "up"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert process.stdout is not None
     assert "listening" in process.stdout.readline()
-    yield port
+    while "Ctrl-C" not in process.stdout.readline():
+        pass
+    yield env
     process.send_signal(signal.SIGINT)
     process.wait(timeout=30)
 
@@ -64,11 +70,12 @@ def test_blocks_without_the_emulator_run() -> None:
             assert "DeployFunction" in result.stdout and "TaskWatchFunction" in result.stdout
 
 
-def test_blocks_with_the_emulator_run(emulator_port: int) -> None:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+def test_blocks_with_local_up_run_in_a_clean_shell(local_up: dict[str, str]) -> None:
     for needs_emulator, body in blocks():
         if needs_emulator:
-            result = run(body.replace("4566", str(emulator_port)), env)
+            result = run(body, local_up)
             assert result.returncode == 0, result.stderr
-            assert "no rule matches" not in result.stdout
+            assert result.stderr == ""
+            assert "DeployFunction" in result.stdout and "RollbackFunction" in result.stdout
             assert "no risky setting found" in result.stdout
+            assert "route slack: delivered" in result.stdout
