@@ -81,3 +81,26 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None
     assert not prod["frozen"]
     assert final["final"]["web-staging"]["ledger"]["deployments"] == ["IN_PROGRESS"]
     assert steps[-1]["t"] < 60
+
+
+def test_the_demo_reads_as_a_story_in_its_own_names() -> None:
+    # issue 10: no chapter headings; each Slack step printed twice; a silent pause; "DRAINED — " with nothing
+    # after it; a container named after the AWS sample ("FargateApp") instead of the demo's own
+    result = subprocess.run(
+        [sys.executable, "-m", "autopilot.cli.main", "demo", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    steps = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [s["text"].split()[0] for s in steps if s["step"] == "chapter"] == ["A", "Two", "A", "Spot", "Where"]
+    texts = [s["text"] for s in steps]
+    assert not [text for text in texts if "↳ in thread" in text]
+    assert not [text for text in texts if "FargateApp" in text or "111122223333" in text]
+    assert not [text for text in texts if text.rstrip().endswith("—")]
+    # the slow parts (starting moto, launching the Spot instance) say so before they start
+    assert steps[1]["text"].startswith("starting moto")
+    assert any(s["text"].startswith("an EC2 Spot instance joins the cluster") for s in steps)

@@ -20,7 +20,8 @@ from rich.text import Text
 from autopilot.local.project import Project, ProjectNotFoundError, find_template
 from autopilot.local.sample_events import load_event
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+# A terminal's width, or $COLUMNS when set; else (piped, no COLUMNS) wide enough for a table row.
+out = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140)
 
 
 FINDINGS = 3  # exit status of `doctor` with findings and of `plan` when the push would not deploy

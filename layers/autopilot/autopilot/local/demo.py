@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autopilot.cli.render import deploy_table, short_image, short_task_definition
+from autopilot.cli.render import short_image, short_task_definition
 from autopilot.ledger import Ledger
 from autopilot.local.chat_sink import ChatSink
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
@@ -84,6 +84,14 @@ class Timeline:
     def show(self, renderable: Any) -> None:
         if not self.as_json:
             self.console.print(renderable)
+
+    def chapter(self, number: int, title: str) -> None:
+        """A heading between the parts of the story (a step of its own in --json)."""
+        self.steps.append({"t": round(time.monotonic() - self.started, 2), "step": "chapter", "text": title})
+        if self.as_json:
+            self.console.print_json(json.dumps(self.steps[-1]), indent=None)
+        else:
+            self.console.rule(f"[bold]{number}. {title}[/]", align="left")
 
 
 class Story:
@@ -173,7 +181,6 @@ class Story:
                 )
                 continue
             if isinstance(result, dict) and result.get("results") is not None:
-                self.timeline.show(deploy_table(result))
                 for item in result["results"]:
                     self.timeline.step(
                         "decision",
@@ -245,6 +252,7 @@ class Story:
         """An EC2 Spot instance in the cluster gets its two-minute warning; a Fargate Spot task of a service behind
         a load balancer is interrupted; a service's tasks crash in a loop."""
         ec2, elbv2 = boto3.client("ec2"), boto3.client("elbv2")
+        self.timeline.step("setup", "an EC2 Spot instance joins the cluster and runs a web-staging task…")
         image = ec2.describe_images()["Images"][0]["ImageId"]
         instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m7g.large")["Instances"][0][
             "InstanceId"
@@ -294,8 +302,13 @@ class Story:
             "Fargate Spot interrupts a checkout task at 10.0.0.139  [dim](generated from the documented sample)[/]",
         )
         cluster_arn = f"arn:aws:ecs:{self.events.region}:{LOCAL_ACCOUNT}:cluster/{CLUSTER}"
-        interrupted = self.events.from_sample(
-            "ecs-task-fargate-spot-interruption.json", group="service:checkout", clusterArn=cluster_arn
+        interrupted = self.own_containers(
+            self.events.from_sample(
+                "ecs-task-fargate-spot-interruption.json",
+                group="service:checkout",
+                clusterArn=cluster_arn,
+                taskArn=f"{cluster_arn.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}",
+            )
         )
         self.outcome_of_drain(self.run(interrupted))
         left = sorted(
@@ -310,11 +323,13 @@ class Story:
         )
         told = 0
         for _ in range(25):
-            stop = self.events.from_sample(
-                "ecs-task-stopped-essential-exit.json",
-                group="service:web-staging",
-                clusterArn=cluster_arn,
-                taskArn=f"{cluster_arn.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}",
+            stop = self.own_containers(
+                self.events.from_sample(
+                    "ecs-task-stopped-essential-exit.json",
+                    group="service:web-staging",
+                    clusterArn=cluster_arn,
+                    taskArn=f"{cluster_arn.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}",
+                )
             )
             result = self.run(stop, functions=["TaskWatchFunction"])["TaskWatchFunction"]
             told += int(bool(result.get("told")))
@@ -332,12 +347,22 @@ class Story:
         self.run(steady)
         self.tell_chat()
 
+    @staticmethod
+    def own_containers(event: dict[str, Any]) -> dict[str, Any]:
+        """The sample's container (FargateApp) is the demo's `web`: the events speak of the demo's world."""
+        for container in event["detail"].get("containers", []):
+            container["name"] = "web"
+        for override in event["detail"].get("overrides", {}).get("containerOverrides", []):
+            override["name"] = "web"
+        return event
+
     def outcome_of_drain(self, results: dict[str, Any]) -> None:
         for function, result in results.items():
             if isinstance(result, dict) and "outcome" in result:
+                detail = f" — {result['detail']}" if result.get("detail") else ""
                 self.timeline.step(
                     "decision",
-                    f"{function}: {result['outcome']} — {result.get('detail') or ''}",
+                    f"{function}: {result['outcome']} {result.get('subject', '')}{detail}",
                     function=function,
                     outcome=result["outcome"],
                 )
@@ -380,7 +405,14 @@ class Story:
 
 def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, Any]:
     timeline = Timeline(console, as_json)
-    sink = ChatSink(printer=lambda line: timeline.step("chat", escape(line.strip()), chat=True)).start()
+
+    def chat(line: str) -> None:  # one line per chat message: a thread reply repeats the message it follows
+        if "↳ in thread" not in line:
+            timeline.step("chat", escape(line.strip()), chat=True)
+
+    sink = ChatSink(printer=chat).start()
+    timeline.chapter(1, "A local AWS and a chat channel")
+    timeline.step("emulator", "starting moto in server mode and creating the stack's resources…")
     with Emulator() as emulator:
         timeline.step("emulator", f"local AWS (moto) on {emulator.endpoint_url}", endpoint=emulator.endpoint_url)
         resources = create_stack_resources(project, config_document=json.dumps(CONFIG_DOCUMENT))
@@ -394,6 +426,7 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
             table=resources.table,
         )
         story = Story(project, timeline)
+        timeline.chapter(2, "Two services opt in with tags; pushes deploy themselves")
         story.setup()
         story.inventory()
         story.push("latest", "tracked by web-staging")
@@ -405,8 +438,11 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
         event["id"] = duplicate["event_id"]
         story.deliver(event, f"same event {event['id'][:8]}… again")
         story.push("2.0.0", "outside 1.x")
+        timeline.chapter(3, "A failed deployment and a firing alarm roll back by themselves")
         story.rollback_chapter()
+        timeline.chapter(4, "Spot capacity drains before it disappears; a crash loop is one message")
         story.spot_chapter()
+        timeline.chapter(5, "Where each service ended")
         state = story.final_state()
         expected = {"web-staging": story.pushed["latest"], "web-prod": story.pushed["1.2.0"]}
         for service, digest in expected.items():
