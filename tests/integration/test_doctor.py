@@ -126,3 +126,60 @@ def test_every_risky_setting_is_found_with_what_to_change(account) -> None:
 
 def test_doctor_for_one_cluster_leaves_alarms_out(account) -> None:
     assert not any(subject.startswith("alarm ") for subject, _ in findings("prod"))
+
+
+def test_the_configuration_document_containers_and_tag_spelling_are_checked(aws) -> None:
+    # issue 10: doctor missed a defaults route that does not exist, an invalid named policy, a container that
+    # is not in the task definition, and gave no tag-safe spelling for a rejected semver:^1.4
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName="prod")
+    task_definition = ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    for name, tags in {
+        "sidecar": {"autopilot:deploy": "tag:latest", "autopilot:containers": "web app"},
+        "caret": {"autopilot:deploy": "semver:^1.4"},
+    }.items():
+        ecs.create_service(
+            cluster="prod",
+            serviceName=name,
+            taskDefinition=task_definition,
+            desiredCount=1,
+            deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200},
+            tags=[{"key": key, "value": value} for key, value in tags.items()],
+        )
+    boto3.client("secretsmanager").create_secret(Name="present", SecretString='{"url": "https://hooks.slack.com/x"}')
+    document = ConfigDocument.model_validate(
+        {
+            "policies": {"nightly": "semver:^1.2", "broken": "semver:not a range ((("},
+            "routes": {
+                "slack": {"type": "slack_webhook", "secret": "present"},
+                "pd": {"type": "pagerduty", "secret": "gone"},
+            },
+            "defaults": {"routes": ["slack", "ops"]},
+        }
+    )
+    from autopilot.aws.secrets import RouteSecrets, SecretUnavailableError
+
+    secrets = RouteSecrets(clients.secretsmanager())
+
+    def secret_problem(name: str) -> str | None:
+        try:
+            secrets.get(name)
+        except SecretUnavailableError as error:
+            return str(error)
+        return None
+
+    inspector = Inspector(
+        EcsGateway(clients.ecs()), clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch()
+    )
+    found = {(f.subject, f.problem): f.fix for f in examine(inspector, document, secret_problem=secret_problem)}
+    problems = " | ".join(problem for _, problem in found)
+    assert "defaults.routes names a route that is not defined: ops" in problems
+    assert "policy broken = 'semver:not a range (((' is invalid" in problems
+    assert "nightly" not in problems
+    assert "secret gone: secret gone is ResourceNotFoundException" in problems
+    assert "secret present" not in problems
+    assert "autopilot:containers names containers its task definition does not have: app" in problems
+    caret = next(fix for (subject, _), fix in found.items() if subject == "prod/caret")
+    assert "autopilot:deploy=semver:1.4 - 1 means the same" in caret

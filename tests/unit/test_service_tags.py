@@ -108,3 +108,27 @@ def test_values_ecs_accepts(value: str) -> None:
 def test_characters_ecs_rejects(char: str) -> None:
     assert not is_valid_ecs_tag_value(f"semver:1{char}2")
     assert invalid_tag_value_characters(f"a{char}b") == [char]
+
+
+@pytest.mark.parametrize(
+    ("rejected", "spelled", "takes", "refuses"),
+    [
+        ("semver:^1.4", "semver:1.4 - 1", ["1.4.0", "1.9.3"], ["1.3.9", "2.0.0"]),
+        ("semver:^1.4.2", "semver:1.4.2 - 1", ["1.4.2", "1.10.0"], ["1.4.1", "2.0.0"]),
+        ("semver:^0.3", "semver:0.3.x", ["0.3.0", "0.3.7"], ["0.4.0"]),
+        ("semver:^0.3.1", "semver:0.3.1 - 0.3", ["0.3.1", "0.3.9"], ["0.3.0", "0.4.0"]),
+        ("semver:~1.4.2", "semver:1.4.2 - 1.4", ["1.4.2", "1.4.9"], ["1.4.1", "1.5.0"]),
+        ("semver:~1.4", "semver:1.4.x", ["1.4.0", "1.4.9"], ["1.5.0"]),
+    ],
+)
+def test_a_range_ecs_refuses_has_a_tag_safe_spelling_that_means_the_same(
+    rejected: str, spelled: str, takes: list[str], refuses: list[str]
+) -> None:
+    from autopilot.config.service_tags import tag_safe_spelling
+
+    assert parse_service_tags({"autopilot:deploy": rejected}).errors  # ECS tag values cannot hold ^ or ~
+    assert tag_safe_spelling(rejected) == spelled
+    config = parse_service_tags({"autopilot:deploy": spelled})
+    assert config.errors == () and config.deploy is not None
+    assert [config.deploy.decide(tag, None).deploy for tag in takes] == [True] * len(takes)
+    assert [config.deploy.decide(tag, None).deploy for tag in refuses] == [False] * len(refuses)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel
 
 from autopilot.aws.inspector import Inspector, ServiceView
 from autopilot.config.document import ConfigDocument
-from autopilot.config.service_tags import NOTIFY, PREFIX, parse_service_tags
+from autopilot.config.policies import PolicyError, parse_policy
+from autopilot.config.service_tags import CONTAINERS, DEPLOY, NOTIFY, PREFIX, parse_service_tags, tag_safe_spelling
 from autopilot.refs import ServiceRef, cluster_name
 
 DEFAULT_STOP_TIMEOUT = 30
@@ -20,8 +23,17 @@ class Finding(BaseModel):
     fix: str
 
 
-def examine(inspector: Inspector, document: ConfigDocument, cluster: str | None = None) -> list[Finding]:
-    findings: list[Finding] = []
+SecretCheck = Callable[[str], str | None]  # a secret's name → why it cannot be read, or None
+
+
+def examine(
+    inspector: Inspector,
+    document: ConfigDocument,
+    cluster: str | None = None,
+    *,
+    secret_problem: SecretCheck | None = None,
+) -> list[Finding]:
+    findings: list[Finding] = _document(document, secret_problem)
     services: list[ServiceView] = []
     for cluster_arn in inspector.clusters(cluster):
         spot_groups = inspector.cluster_auto_scaling_groups(cluster_arn)
@@ -97,9 +109,19 @@ def _tags(view: ServiceView, document: ConfigDocument) -> list[Finding]:
         return []
     config = parse_service_tags(view.tags, lambda: document.policies)
     findings = [
-        Finding(subject=str(view.ref), problem=str(error), fix="fix the tag: the service is skipped until then")
+        Finding(subject=str(view.ref), problem=str(error), fix=_tag_fix(error.tag, error.value))
         for error in config.errors
     ]
+    names = {str(c.get("name")) for c in view.task_definition.get("containerDefinitions", [])}
+    unknown = [name for name in config.containers or () if name not in names]
+    if unknown:
+        findings.append(
+            Finding(
+                subject=str(view.ref),
+                problem=f"tag {CONTAINERS} names containers its task definition does not have: {', '.join(unknown)}",
+                fix=f"use the container names of the task definition: {', '.join(sorted(names))}",
+            )
+        )
     missing = [route for route in config.notify_routes if route not in document.routes]
     if missing:
         findings.append(
@@ -151,4 +173,48 @@ def _alarms(inspector: Inspector, known: set[ServiceRef]) -> list[Finding]:
                         fix="fix or remove the alarm's autopilot:service tag",
                     )
                 )
+    return findings
+
+
+def _tag_fix(key: str, value: str) -> str:
+    spelled = tag_safe_spelling(value) if key == DEPLOY else None
+    if spelled:
+        return f"tag {key}={spelled} means the same and is a valid ECS tag value; the service is skipped until then"
+    return "fix the tag: the service is skipped until then"
+
+
+def _document(document: ConfigDocument, secret_problem: SecretCheck | None) -> list[Finding]:
+    """The configuration document: routes that defaults name exist, named policies parse, route secrets exist
+    and can be read."""
+    subject = "configuration document"
+    findings = [
+        Finding(
+            subject=subject,
+            problem=f"defaults.routes names a route that is not defined: {name}",
+            fix=f"define routes.{name}, or remove it from defaults.routes",
+        )
+        for name in document.default_routes()
+        if name not in document.routes
+    ]
+    for name, text in document.policies.items():
+        try:
+            parse_policy(text, full_syntax=True)
+        except PolicyError as error:
+            findings.append(
+                Finding(
+                    subject=subject,
+                    problem=f"policy {name} = {text!r} is invalid: {error}",
+                    fix=f"fix policies.{name}: services with autopilot:deploy=policy:{name} are skipped until then",
+                )
+            )
+    for name, route in document.routes.items():
+        problem = secret_problem(route.secret) if route.secret and secret_problem else None
+        if problem:
+            findings.append(
+                Finding(
+                    subject=f"route {name}",
+                    problem=f"secret {route.secret}: {problem}",
+                    fix="create the secret (JSON with the route's url or token) and let NotifyFunction read it",
+                )
+            )
     return findings

@@ -490,8 +490,8 @@ def doctor(cluster: str | None, endpoint_url: str | None, table: str | None) -> 
     from autopilot.doctor import examine
 
     inspector = Inspector(adapters.ecs, clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
-    with out.status("looking at clusters, services, target groups, hooks and alarms…"):
-        findings = examine(inspector, adapters.config.load(), cluster)
+    with out.status("looking at the configuration, clusters, services, target groups, hooks and alarms…"):
+        findings = examine(inspector, _config_document(adapters), cluster, secret_problem=_secret_problem())
     if not findings:
         out.print("no risky setting found")
         return
@@ -502,6 +502,31 @@ def doctor(cluster: str | None, endpoint_url: str | None, table: str | None) -> 
         table_view.add_row(Text(finding.subject), Text(finding.problem), Text(finding.fix))
     out.print(table_view)
     sys.exit(FINDINGS)
+
+
+def _config_document(adapters: Any) -> Any:
+    from autopilot.config.document import ConfigDocumentError
+
+    try:
+        return adapters.config.load()
+    except ConfigDocumentError as error:  # the one finding that stops every other check of the document
+        raise CliError(str(error)) from error
+
+
+def _secret_problem() -> Any:
+    from autopilot.aws import clients
+    from autopilot.aws.secrets import RouteSecrets, SecretUnavailableError
+
+    secrets = RouteSecrets(clients.secretsmanager())
+
+    def problem(name: str) -> str | None:
+        try:
+            secrets.get(name)
+        except SecretUnavailableError as error:
+            return str(error).removeprefix(f"secret {name} ")
+        return None
+
+    return problem
 
 
 @cli.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -160,3 +161,23 @@ def _bake(text: str | None, errors: list[TagError]) -> int:
         errors.append(TagError(BAKE, text, "expected minutes between 0 and 1440"))
         return DEFAULT_BAKE_MINUTES
     return minutes
+
+
+_CARET = re.compile(r"^semver:\s*\^\s*(\d+)\.(\d+)(?:\.(\d+))?\s*$")
+_TILDE = re.compile(r"^semver:\s*~\s*(\d+)\.(\d+)(?:\.(\d+))?\s*$")
+
+
+def tag_safe_spelling(value: str) -> str | None:
+    """The same range written with characters an ECS tag value may hold (a hyphen range's upper bound
+    `1` means below 2.0.0, `1.4` below 1.5.0): `semver:^1.4` → `semver:1.4 - 1`, `semver:^0.3.1` →
+    `semver:0.3.1 - 0.3`, `semver:~1.4.2` → `semver:1.4.2 - 1.4`; None when there is no such rewrite."""
+    for pattern, caret in ((_CARET, True), (_TILDE, False)):
+        found = pattern.match(value)
+        if found is None:
+            continue
+        major, minor, patch = found.groups()
+        if patch is None:
+            return f"semver:{major}.{minor} - {major}" if caret and major != "0" else f"semver:{major}.{minor}.x"
+        upper = major if caret and major != "0" else f"{major}.{minor}"
+        return f"semver:{major}.{minor}.{patch} - {upper}"
+    return None
