@@ -196,3 +196,45 @@ def test_rejected_events_of_every_event_driven_function_raise_one_alarm(project:
         project.template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
         == (alarm["Metrics"][1]["MetricStat"]["Metric"]["Namespace"])
     )
+
+
+def test_the_dashboard_graphs_only_metrics_the_functions_emit(project: Project) -> None:
+    import json
+    import re
+
+    from autopilot.deploy import Outcome as DeployOutcome
+    from autopilot.rollback import Outcome as RollbackOutcome
+    from autopilot.taskwatch import StopClass
+
+    def name(prefix: str, outcome: str) -> str:
+        return prefix + "".join(word.title() for word in outcome.replace("-", "_").split("_"))
+
+    emitted = (
+        {name("Services", o.value) for o in DeployOutcome}
+        | {name("Rollbacks", o.value) for o in RollbackOutcome}
+        | {name("Drain", o) for o in ("DRAINED", "TOLD", "NOT_IN_CLUSTER", "WAITING", "COMPLETED", "DEREGISTERED")}
+        | {name("TaskStops", c.value) for c in StopClass}
+        | {name("Notifications", s) for s in ("DELIVERED", "SKIPPED", "DUPLICATE", "DEAD_LETTERED", "RETRY")}
+        | {"RejectedEvents", "ServicesIndexed", "IndexRefreshes"}
+    )
+    body = project.resource("Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    ours = [m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] == "EcsAutopilot"]
+    assert ours and set(ours) <= emitted, set(ours) - emitted
+    titles = " ".join(w["properties"]["title"] for w in widgets)
+    for topic in ("Deploys", "Rollbacks", "Spot drains", "Stopped tasks", "Notifications", "errors", "duration"):
+        assert topic in titles
+
+
+def test_every_alarm_notifies_the_alarm_topic_when_one_is_given(project: Project) -> None:
+    alarms = project.resources_of_type("AWS::CloudWatch::Alarm")
+    assert set(alarms) >= {
+        "FailedEventsAlarm",
+        "NotificationDeadLetterAlarm",
+        "RejectedEventsAlarm",
+        "FunctionErrorsAlarm",
+    }
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }

@@ -7,6 +7,7 @@ whatever the root level, so a DEBUG run cannot put a secret or a webhook URL in 
 import logging
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer", "slack_sdk", "httpx", "httpcore")
 for _name in QUIET_LIBRARIES:
@@ -15,3 +16,10 @@ for _name in QUIET_LIBRARIES:
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+def count(prefix: str, outcome: str, value: int = 1) -> None:
+    """One count of an outcome as a metric `<Prefix><Outcome>` (ROLLED_BACK → RollbacksRolledBack, out-of-memory
+    → TaskStopsOutOfMemory); the stack's dashboard graphs them."""
+    words = outcome.replace("-", "_").split("_")
+    metrics.add_metric(name=prefix + "".join(word.title() for word in words), unit=MetricUnit.Count, value=value)

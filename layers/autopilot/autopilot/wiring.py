@@ -50,8 +50,8 @@ from autopilot.inventory import rebuild_index, refresh_service
 from autopilot.ledger import Ledger
 from autopilot.messages import Message, take_outbox, to_json
 from autopilot.notify.channels import TIMEOUT_SECONDS, HttpPoster, SlackBot
-from autopilot.notify.deliver import NotifyPorts, deliver
-from autopilot.observability import logger, metrics
+from autopilot.notify.deliver import NotifyPorts, RetryLaterError, deliver
+from autopilot.observability import count, logger, metrics
 from autopilot.refs import ServiceRef
 from autopilot.rollback import RollbackPorts, handle_alarm, handle_deployment_change
 from autopilot.settings import Settings, get_settings
@@ -224,6 +224,8 @@ def handle_rollback(event: dict[str, Any], context: LambdaContext | None) -> dic
         reports = [handle_deployment_change(trigger, ports)]
     else:
         reports = handle_alarm(trigger, ports)
+    for report in reports:
+        count("Rollbacks", report.outcome.value)
     return {"results": [report.model_dump(mode="json") for report in reports]}
 
 
@@ -281,8 +283,16 @@ def handle_notify(event: dict[str, Any], context: LambdaContext | None) -> Parti
                 "malformed notification sent to the dead-letter queue",
                 extra={"message_id": record.message_id, "reason": reason},
             )
+            count("Notifications", "DEAD_LETTERED")
             return {"rejected": True, "reason": reason}
-        return deliver(message, adapters.config.load(), ports).model_dump(mode="json")
+        try:
+            report = deliver(message, adapters.config.load(), ports)
+        except RetryLaterError:
+            count("Notifications", "RETRY")
+            raise
+        for result in report.results:
+            count("Notifications", result.status)
+        return report.model_dump(mode="json")
 
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
@@ -346,6 +356,7 @@ def handle_spot_drain(event: dict[str, Any], context: LambdaContext | None) -> d
         report = handle_fargate_spot(trigger.detail, ports)
     else:
         report = handle_interruption(trigger, ports)
+    count("Drain", report.outcome)
     return report.model_dump(mode="json")
 
 
@@ -361,7 +372,9 @@ def handle_task_watch(event: dict[str, Any], context: LambdaContext | None) -> d
     adapters = Adapters.current()
     ports = WatchPorts(ledger=adapters.ledger, tags_of=_service_tags(adapters), region=trigger.region)
     if isinstance(trigger, TaskStateChangeEvent):
-        return watch_stopped_task(trigger, ports).model_dump(mode="json")
+        stopped = watch_stopped_task(trigger, ports)
+        count("TaskStops", stopped.stop_class)
+        return stopped.model_dump(mode="json")
     return watch_steady_state(trigger, ports).model_dump(mode="json")
 
 
