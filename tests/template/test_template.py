@@ -238,3 +238,13 @@ def test_every_alarm_notifies_the_alarm_topic_when_one_is_given(project: Project
         assert alarm["Properties"]["AlarmActions"] == {
             "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
         }
+
+
+def test_the_deployment_guide_explains_every_parameter_and_output(project: Project) -> None:
+    from tests.conftest import ROOT
+
+    guide = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    for name in project.template["Parameters"]:
+        assert f"| `{name}` [" in guide, f"docs/deployment.md does not explain the parameter {name}"
+    for name in project.template["Outputs"]:
+        assert f"`{name}`" in guide, f"docs/deployment.md does not name the output {name}"
