@@ -164,3 +164,27 @@ def test_state_commands_refuse_what_would_silently_do_nothing(local_up: LocalUp)
     assert cli("--local", "quarantine", "clear", "prod/web", env=env).returncode == 2
     # `rollback` of a service not there is an error too
     assert cli("--local", "rollback", "prod/nosuch", env=env).returncode == 1
+
+
+def test_every_command_answers_in_json_for_scripts(local_up: LocalUp) -> None:
+    import json
+
+    env = local_up.env
+    samples = [str(ROOT / "events" / name) for name in ("ecr-push-latest.json", "ecs-deployment-failed.json")]
+    commands = {
+        "route": ["route", samples[0]],
+        "status": ["status"],
+        "history": ["history", "prod/web"],
+        "doctor": ["doctor"],
+        "notify": ["notify", "test", "slack"],
+        "inventory": ["inventory"],
+    }
+    for name, args in commands.items():
+        result = cli("--local", "--json", *args, env=env)
+        assert result.returncode == 0, (name, result.stderr)
+        json.loads(result.stdout)  # one JSON document, nothing else on stdout
+    replayed = cli("--local", "--json", "replay", *samples, env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    lines = [json.loads(line) for line in replayed.stdout.splitlines()]
+    assert [line["event"] for line in lines] == samples
+    assert lines[0]["functions"] == ["DeployFunction"] and "DeployFunction" in lines[0]["results"]

@@ -98,10 +98,23 @@ table_option = click.option("--table", help="ledger table name (default: $LEDGER
 @click.option("--region", help="AWS region (default: $AWS_REGION, then $AWS_DEFAULT_REGION)")
 @click.option("-v", "--verbose", is_flag=True, help="the handlers' logs, on stderr")
 @click.option("--local", "use_local", is_flag=True, help="use the running `autopilot local up` (its settings file)")
+@click.option("--json", "as_json", is_flag=True, help="results as JSON (one document, or a line per event)")
 @click.pass_context
-def cli(context: click.Context, region: str | None, verbose: bool, use_local: bool) -> None:
+def cli(context: click.Context, region: str | None, verbose: bool, use_local: bool, as_json: bool) -> None:
     """ecs-autopilot: hands-off operations for Amazon ECS."""
-    context.obj = {"region": region, "verbose": verbose, "local": use_local}
+    context.obj = {"region": region, "verbose": verbose, "local": use_local, "json": as_json}
+
+
+def _json_wanted() -> bool:
+    return bool((click.get_current_context().find_root().obj or {}).get("json"))
+
+
+def _json(value: Any) -> bool:
+    """Print `value` as JSON when --json was given; True when it was (the caller prints nothing else)."""
+    if not _json_wanted():
+        return False
+    click.echo(json.dumps(value, default=str))
+    return True
 
 
 @cli.command()
@@ -110,7 +123,10 @@ def cli(context: click.Context, region: str | None, verbose: bool, use_local: bo
 def route(event_file: str, template: str | None) -> None:
     """Print the functions whose template.yaml rules match EVENT_FILE, one per line."""
     project = _project(template)
-    for function in project.route(_event(event_file)):
+    functions = project.route(_event(event_file))
+    if _json({"event": event_file, "functions": functions}):
+        return
+    for function in functions:
         click.echo(function)
 
 
@@ -127,30 +143,39 @@ def replay(
     project = _project(template)
     events = [(path, _event(path)) for path in event_files]
     _aws_target(endpoint_url, table)
-    from autopilot.cli.render import print_result
-
-    failed = []
-    for path, event in events:
-        functions = project.route(event)
-        prefix = f"{path}: " if len(events) > 1 else ""
-        if not functions:
-            out.print(Text(f"{prefix}no rule matches this event; nothing to run"))
-            continue
-        for function in functions:
-            if dry_run and function != "DeployFunction":
-                out.print(Text(f"{prefix}{function}: no dry run for this function; not run"))
-                continue
-            if prefix:
-                out.print(Text(prefix.rstrip(": "), style="bold"))
-            try:
-                result = _dry_run_push(event) if dry_run else _invoke(project, function, event)
-            except CliError as error:
-                error.show()
-                failed.append(path)
-                continue
-            print_result(out, function, result)
+    failed = [path for path, event in events if not _replay_one(project, path, event, dry_run, many=len(events) > 1)]
     if failed:
         raise CliError(f"{len(failed)} of {len(events)} event(s) failed: {', '.join(failed)}")
+
+
+def _replay_one(project: Project, path: str, event: dict[str, Any], dry_run: bool, *, many: bool) -> bool:
+    """Run the functions an event routes to; False when one did not finish (said on stderr)."""
+    from autopilot.cli.render import print_result
+
+    functions = project.route(event)
+    prefix = f"{path}: " if many else ""
+    people = not _json_wanted()
+    if not functions and people:
+        out.print(Text(f"{prefix}no rule matches this event; nothing to run"))
+    results: dict[str, Any] = {}
+    finished = True
+    for function in functions:
+        if dry_run and function != "DeployFunction":
+            if people:
+                out.print(Text(f"{prefix}{function}: no dry run for this function; not run"))
+            continue
+        if prefix and people:
+            out.print(Text(prefix.rstrip(": "), style="bold"))
+        try:
+            results[function] = _dry_run_push(event) if dry_run else _invoke(project, function, event)
+        except CliError as error:
+            error.show()
+            finished = False
+            continue
+        if people:
+            print_result(out, function, results[function])
+    _json({"event": path, "functions": functions, "results": results})
+    return finished
 
 
 def _dry_run_push(event: dict[str, Any]) -> Any:
@@ -181,6 +206,8 @@ def inventory(endpoint_url: str | None, table: str | None, template: str | None)
     )
     with out.status("listing clusters and services…"):
         result = _invoke(project, "InventoryFunction", factory.scheduled())
+    if _json(result):
+        return
     from autopilot.cli.render import print_result
 
     print_result(out, "InventoryFunction", result)
@@ -292,6 +319,8 @@ def history(service: str, endpoint_url: str | None, table: str | None) -> None:
     items = _adapters(endpoint_url, table).ledger.deployments.history(ref)
     from autopilot.cli.render import history_table
 
+    if _json([item.model_dump(mode="json") for item in items]):
+        return
     if not items:
         out.print(f"no history for {ref}")
         return
@@ -324,13 +353,15 @@ def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: st
     if described.arn == snapshot.task_definition:
         raise CliError(f"{ref} already runs {described.family_revision}: nothing to roll back")
     if dry_run:
-        out.print(f"would update {ref}: {current} → {described.family_revision} (nothing changed)")
+        if not _json({"service": str(ref), "from": current, "to": described.family_revision, "changed": False}):
+            out.print(f"would update {ref}: {current} → {described.family_revision} (nothing changed)")
         return
     adapters.ecs.update_service(ref, described.arn)
     adapters.ledger.deployments.record_manual_rollback(
         ref, snapshot.task_definition, described.arn, actor=os.environ.get("USER") or "autopilot CLI"
     )
-    out.print(f"{ref}: {current} → {described.family_revision}")
+    if not _json({"service": str(ref), "from": current, "to": described.family_revision, "changed": True}):
+        out.print(f"{ref}: {current} → {described.family_revision}")
 
 
 @cli.command()
@@ -351,13 +382,16 @@ def status(scope: str | None, endpoint_url: str | None, table: str | None) -> No
         for ref in adapters.ledger.index.indexed_services()
         if (not cluster or ref.cluster == cluster) and (not name or ref.name == name)
     ]
+    items = status_of(refs, ecs=adapters.ecs, ledger=adapters.ledger) if refs else []
+    if _json([item.model_dump(mode="json") for item in items]):
+        return
     if not refs:
         out.print(f"no managed service{' in ' + scope if scope else ''} (run autopilot inventory after tagging)")
         return
     view = Table(title=f"{len(refs)} managed service(s)", title_justify="left")
     for column in ("service", "policy", "task definition", "images", "last-known-good", "frozen", "quarantined"):
         view.add_column(column, overflow="fold")
-    for item in status_of(refs, ecs=adapters.ecs, ledger=adapters.ledger):
+    for item in items:
         images = "\n".join(f"{container}: {short_image(image)}" for container, image in item.images.items())
         policy = item.policy or "-"
         if item.problems:
@@ -398,6 +432,10 @@ def plan(service: str, image: str, endpoint_url: str | None, table: str | None) 
         )
     except PlanError as error:
         raise CliError(str(error)) from error
+    if _json(result.model_dump(mode="json")):
+        if not result.deploys:
+            sys.exit(FINDINGS)
+        return
     verdict = "[green]would deploy[/]" if result.deploys else "[yellow]would not deploy[/]"
     out.print(f"{result.service} ({result.policy or 'not managed'}): {verdict}: {result.decision}")
     for change in result.changes:
@@ -423,7 +461,8 @@ def _set_frozen(service: str, endpoint_url: str | None, table: str | None, *, fr
     adapters = _adapters(endpoint_url, table)
     _existing(adapters, ref)
     adapters.ledger.services.set_frozen(ref, frozen)
-    out.print(f"{ref} is frozen: pushes do not deploy to it" if frozen else f"{ref} is unfrozen")
+    if not _json({"service": str(ref), "frozen": frozen}):
+        out.print(f"{ref} is frozen: pushes do not deploy to it" if frozen else f"{ref} is unfrozen")
 
 
 @cli.command()
@@ -464,6 +503,8 @@ def quarantine(
     _existing(adapters, ref)
     quarantined = sorted(adapters.ledger.services.state(ref).quarantined)
     if action == "list":
+        if _json({"service": str(ref), "quarantined": quarantined}):
+            return
         for value in quarantined:
             click.echo(value)
         if not quarantined:
@@ -473,7 +514,9 @@ def quarantine(
         known = ", ".join(quarantined) or "none"
         raise CliError(f"{digest} is not quarantined for {ref} (quarantined: {known})")
     adapters.ledger.services.clear_quarantine(ref, [digest] if digest else None)
-    out.print(f"cleared {'digest ' + digest if digest else f'{len(quarantined)} quarantined digest(s)'} for {ref}")
+    cleared = [digest] if digest else quarantined
+    if not _json({"service": str(ref), "cleared": cleared}):
+        out.print(f"cleared {'digest ' + digest if digest else f'{len(quarantined)} quarantined digest(s)'} for {ref}")
 
 
 @cli.command()
@@ -492,6 +535,10 @@ def doctor(cluster: str | None, endpoint_url: str | None, table: str | None) -> 
     inspector = Inspector(adapters.ecs, clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
     with out.status("looking at the configuration, clusters, services, target groups, hooks and alarms…"):
         findings = examine(inspector, _config_document(adapters), cluster, secret_problem=_secret_problem())
+    if _json([finding.model_dump() for finding in findings]):
+        if findings:
+            sys.exit(FINDINGS)
+        return
     if not findings:
         out.print("no risky setting found")
         return
@@ -565,7 +612,8 @@ def notify_test(route: str, endpoint_url: str | None, table: str | None) -> None
     result = report.results[0]
     if result.status != "DELIVERED":
         raise CliError(f"route {route}: {result.status.lower()}: {result.reason}")
-    out.print(f"route {route}: delivered")
+    if not _json(report.model_dump(mode="json")):
+        out.print(f"route {route}: delivered")
 
 
 def main() -> None:
