@@ -69,7 +69,7 @@ class LocalUp:
 def local_up(tmp_path: Path) -> Iterator[LocalUp]:
     env = clean_env(tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "autopilot.cli.main", "local", "up"],
+        [sys.executable, "-m", "autopilot.cli.main", "local", "up", "--seed"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -98,7 +98,7 @@ def test_the_hint_is_one_line_that_works_when_pasted(local_up: LocalUp) -> None:
     # defect: with AWS_REGION only (as the README showed), boto3 raised NoRegionError
     result = cli("status", env={**local_up.env, **variables})
     assert result.returncode == 0, result.stderr
-    assert "no managed service" in result.stdout
+    assert "3 managed service(s)" in result.stdout  # the seeded world the samples name
 
 
 def test_every_sample_replays_through_the_cli_with_only_results_on_stdout(local_up: LocalUp) -> None:
@@ -111,6 +111,9 @@ def test_every_sample_replays_through_the_cli_with_only_results_on_stdout(local_
     assert result.stderr == ""
     for path in EVENTS:
         assert str(path) in result.stdout or f"{path}: no rule matches" in result.stdout
+    # rewritten into the local account and region, the samples act on the seeded world
+    assert "DEPLOYED" in result.stdout and "out-of-memory FargateCluster/web" in result.stdout
+    local_up.read_until("[webhook]")  # the channel name is printed, not eaten as markup
 
 
 def test_messages_of_a_replay_reach_the_local_chat_sink(local_up: LocalUp, tmp_path: Path) -> None:

@@ -143,6 +143,12 @@ def replay(
     project = _project(template)
     events = [(path, _event(path)) for path in event_files]
     _aws_target(endpoint_url, table)
+    if (click.get_current_context().find_root().obj or {}).get("local"):
+        from autopilot.local.emulator import LOCAL_ACCOUNT
+        from autopilot.local.seed import local_event
+
+        region = os.environ["AWS_REGION"]
+        events = [(path, local_event(event, account=LOCAL_ACCOUNT, region=region)) for path, event in events]
     failed = [path for path, event in events if not _replay_one(project, path, event, dry_run, many=len(events) > 1)]
     if failed:
         raise CliError(f"{len(failed)} of {len(events)} event(s) failed: {', '.join(failed)}")
@@ -220,8 +226,9 @@ def local() -> None:
 
 @local.command("up")
 @click.option("--port", type=click.IntRange(1, 65535), help="port on 127.0.0.1 (default: a free one)")
+@click.option("--seed", is_flag=True, help="create the services the samples in events/ name, tagged to be managed")
 @template_option
-def local_up(port: int | None, template: str | None) -> None:
+def local_up(port: int | None, seed: bool, template: str | None) -> None:
     """Start the emulator with the stack's resources and a chat sink; deliver notifications as Lambda would;
     run until interrupted."""
     from autopilot.local import session
@@ -238,11 +245,13 @@ def local_up(port: int | None, template: str | None) -> None:
     from autopilot.local.demo import configure_local_routes
     from autopilot.local.pump import NotificationPump
 
-    sink = ChatSink(printer=out.print).start()
+    sink = ChatSink(printer=lambda line: out.print(Text(line))).start()  # a channel name is not markup
     pump: NotificationPump | None = None
     try:
         resources = create_stack_resources(project)
         configure_local_routes(sink)
+        if seed:
+            _seed(project)
         region = os.environ["AWS_REGION"]
         saved = session.save(emulator.endpoint_url, region, resources.environment)
         pump = NotificationPump(project, resources.queues["NotificationQueue"]).start()
@@ -269,6 +278,16 @@ def local_up(port: int | None, template: str | None) -> None:
         session.clear(emulator.endpoint_url)
         sink.stop()
         emulator.stop()
+
+
+def _seed(project: Project) -> None:
+    from autopilot.local.sample_events import EventFactory
+    from autopilot.local.seed import seed_sample_world
+
+    services = seed_sample_world()
+    factory = EventFactory(project.root / "events", account="123456789012", region=os.environ["AWS_REGION"])
+    project.invoke("InventoryFunction", factory.scheduled())
+    out.print(f"  seeded            {', '.join(services)} (managed; `--local replay events/…` acts on them)")
 
 
 def _exported() -> dict[str, str]:
