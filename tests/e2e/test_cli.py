@@ -76,13 +76,30 @@ def test_inventory_rebuilds_the_index(emulator: Emulator, pushed_event: Path) ->
     assert '"services_indexed": 1' in result.stdout
 
 
-def test_replay_without_a_ledger_table_says_so_in_one_line(pushed_event: Path) -> None:
+def test_replay_without_a_ledger_table_or_a_stack_says_so_in_one_line(emulator: Emulator, pushed_event: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LEDGER_TABLE_NAME"}
-    result = autopilot("replay", str(pushed_event), "--endpoint-url", "http://127.0.0.1:9", env=env)
+    result = autopilot("replay", str(pushed_event), "--endpoint-url", emulator.endpoint_url, env=env)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "autopilot: error: no ledger table: pass --table or set LEDGER_TABLE_NAME (the stack output LedgerTableName)"
+        "autopilot: error: no ledger table: pass --table, set LEDGER_TABLE_NAME, or --stack NAME of the deployed "
+        "stack (no stack ecs-autopilot in us-west-2)"
     )
+
+
+def test_the_cli_finds_the_table_and_queues_in_the_stack_outputs(emulator: Emulator, pushed_event: Path) -> None:
+    # issue 10: a user who ran `sam deploy` needs no variables; the stack's outputs name the table and queues
+    outputs = {"LedgerTableName": LOCAL_TABLE, "NotificationQueueUrl": "https://sqs.example/queue.fifo"}
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation").create_stack(StackName="shop-autopilot", TemplateBody=json.dumps(template))
+    env = {k: v for k, v in os.environ.items() if k not in {"LEDGER_TABLE_NAME", "NOTIFY_QUEUE_URL"}}
+    found = autopilot("--stack", "shop-autopilot", "status", "--endpoint-url", emulator.endpoint_url, env=env)
+    assert found.returncode == 0, found.stderr
+    assert "1 managed service(s)" in found.stdout  # prod/web of the pushed_event fixture, read from the table
+    missing = autopilot("--stack", "nope", "status", "--endpoint-url", emulator.endpoint_url, env=env)
+    assert missing.returncode == 1 and missing.stderr.startswith("autopilot: error: stack nope not found")
 
 
 def test_every_command_has_help() -> None:

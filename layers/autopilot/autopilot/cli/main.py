@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from autopilot.cli.stack import DEFAULT_STACK
 from autopilot.local.project import Project, ProjectNotFoundError, find_template
 from autopilot.local.sample_events import load_event
 
@@ -61,18 +62,34 @@ def _aws_target(endpoint_url: str | None, table: str | None) -> None:
     region = target.region(options.get("region"))
     if table:
         os.environ["LEDGER_TABLE_NAME"] = table
-    if not os.environ.get("LEDGER_TABLE_NAME"):
-        raise CliError("no ledger table: pass --table or set LEDGER_TABLE_NAME (the stack output LedgerTableName)")
     url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     if url:
         from autopilot.local.emulator import use_endpoint
 
         use_endpoint(target.endpoint(url), region=region)
+    if not os.environ.get("LEDGER_TABLE_NAME"):
+        _from_stack(str(options.get("stack") or DEFAULT_STACK), explicit=bool(options.get("stack")), region=region)
     target.quiet_handlers(bool(options.get("verbose")))
     clients.use_config(clients.INTERACTIVE_CONFIG)
     from autopilot.settings import get_settings
 
     get_settings.cache_clear()
+
+
+def _from_stack(name: str, *, explicit: bool, region: str) -> None:
+    from autopilot.cli import stack
+
+    try:
+        stack.apply(stack.stack_settings(name))
+    except stack.StackNotFoundError as error:
+        if explicit:
+            raise CliError(str(error)) from error
+        raise CliError(
+            f"no ledger table: pass --table, set LEDGER_TABLE_NAME, or --stack NAME of the deployed stack "
+            f"(no stack {name} in {region})"
+        ) from error
+    if not os.environ.get("LEDGER_TABLE_NAME"):
+        raise CliError(f"stack {name} has no LedgerTableName output: is it an ecs-autopilot stack?")
 
 
 def _local_session(asked: bool, endpoint_url: str | None) -> None:
@@ -99,10 +116,13 @@ table_option = click.option("--table", help="ledger table name (default: $LEDGER
 @click.option("-v", "--verbose", is_flag=True, help="the handlers' logs, on stderr")
 @click.option("--local", "use_local", is_flag=True, help="use the running `autopilot local up` (its settings file)")
 @click.option("--json", "as_json", is_flag=True, help="results as JSON (one document, or a line per event)")
+@click.option("--stack", help=f"the deployed stack whose outputs name the table and queues (default: {DEFAULT_STACK})")
 @click.pass_context
-def cli(context: click.Context, region: str | None, verbose: bool, use_local: bool, as_json: bool) -> None:
+def cli(
+    context: click.Context, region: str | None, verbose: bool, use_local: bool, as_json: bool, stack: str | None
+) -> None:
     """ecs-autopilot: hands-off operations for Amazon ECS."""
-    context.obj = {"region": region, "verbose": verbose, "local": use_local, "json": as_json}
+    context.obj = {"region": region, "verbose": verbose, "local": use_local, "json": as_json, "stack": stack}
 
 
 def _json_wanted() -> bool:
