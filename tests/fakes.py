@@ -331,6 +331,7 @@ class FakeDeployments:
 
     ecs: dict[tuple[ServiceRef, str], dict[str, Any]] = field(default_factory=dict)
     ours_rows: dict[ServiceRef, list[DeployRow]] = field(default_factory=dict)
+    observations: list[tuple[ServiceRef, str, str]] = field(default_factory=list)
 
     def record_ecs_change(self, change: DeploymentChange) -> Recorded:
         key = (change.service, change.deployment_id)
@@ -367,6 +368,9 @@ class FakeDeployments:
 
     def ours(self, ref: ServiceRef, limit: int = 50) -> list[DeployRow]:
         return list(reversed(self.ours_rows.get(ref, [])))[:limit]
+
+    def record_observation(self, ref: ServiceRef, at: str, subject: str, detail: str) -> None:
+        self.observations.append((ref, subject, detail))
 
     def history(self, ref: ServiceRef, limit: int = 100) -> list[HistoryRow]:
         rows = [

@@ -19,6 +19,8 @@ from tests.integration.world import World
 
 
 def autopilot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI piped, as a script runs it: no COLUMNS, so tables are not wrapped to this terminal's width."""
+    env = {key: value for key, value in (os.environ if env is None else env).items() if key != "COLUMNS"}
     return subprocess.run(
         [sys.executable, "-m", "autopilot.cli.main", *args],
         cwd=ROOT,

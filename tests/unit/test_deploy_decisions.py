@@ -160,3 +160,19 @@ def test_a_throttled_update_fails_the_push_for_a_retry_and_the_retry_reuses_the_
         world.deploy("1.2.0")
     assert world.deploy("1.2.0") == "DEPLOYED"
     assert len(world.ecs.registered) == 1 and len(world.ecs.updates) == 1
+
+
+@pytest.mark.parametrize("where", ["stack", "tag"])
+def test_observe_mode_decides_records_and_tells_but_changes_nothing(world: World, where: str) -> None:
+    # Given a service in observe mode (the stack's Mode, or its own autopilot:mode tag)
+    world.service("semver:1.x", **({"autopilot:mode": "observe"} if where == "tag" else {}))
+    ports = DeployPorts(ecs=world.ecs, ledger=world.ledger, named_policies=dict, observe=where == "stack")
+    # When 1.2.0 is pushed
+    report = deploy_pushed_image(push("1.2.0"), ports)
+    # Then it says what it would do, records it, and registers and updates nothing
+    (result,) = report.results
+    assert result.outcome.value == "OBSERVED" and "would deploy shop:1.2.0 to prod/web" in result.reason
+    assert (world.ecs.registered, world.ecs.updates) == ([], [])
+    assert world.ledger.services.deployed_image(WEB, SHOP) is None  # the semver guard still sees 1.0.0
+    assert next(detail for _, _, detail in world.ledger.deployments.observations).startswith("would deploy")
+    assert [m.kind for m in take_outbox()] == ["deploy.observed"]

@@ -194,3 +194,24 @@ def test_a_retry_after_a_partial_deregistration_leaves_only_the_remaining_group(
     # Then the retry reads target health and deregisters only from the second group
     assert handle_fargate_spot(task, world.ports()).outcome == "DEREGISTERED"
     assert world.targets.deregistered == [(groups[0], ip, 8080), (groups[1], ip, 9090)]
+
+
+def test_observe_mode_drains_nothing_and_lets_the_termination_go_on(world: World) -> None:
+    # Given the stack is in observe mode and an instance with service tasks terminates
+    world.capacity.add_instance(INSTANCE, "web")
+    ports = DrainPorts(
+        capacity=world.capacity,
+        hooks=world.hooks,
+        targets=world.targets,
+        lifecycles=world.lifecycles,
+        wait_queue=world.queue,
+        tags_of=lambda ref: {},
+        clock=lambda: world.now,
+        observe=True,
+    )
+    # When the hook arrives, Then nothing is drained or waited for, and the hook is completed at once
+    report = handle_lifecycle(world.hook_event(), ports)
+    assert report.outcome == "COMPLETED" and "would drain" in report.detail
+    assert world.capacity.drained == [] and world.queue.waits == []
+    assert len(world.hooks.completed) == 1
+    assert world.told() == ["spot.observed"]

@@ -154,3 +154,16 @@ def test_an_alarm_outside_the_bake_window_does_nothing(world: World) -> None:
     # When its alarm fires 45 minutes later, Then it is not a rollback
     assert world.alarm(55) == "IGNORED"
     assert world.ecs.updates == []
+
+
+def test_observe_mode_tells_the_rollback_it_would_make_and_changes_nothing(world: World) -> None:
+    # Given web:2 is being deployed and the stack is in observe mode
+    deployment = world.good_then_bad_in_progress()
+    event = EcsDeploymentEvent.model_validate(deployment_event("FAILED", deployment, T0 + timedelta(minutes=15)))
+    # When its deployment fails
+    report = handle_deployment_change(event, world.ports(observe=True))
+    # Then it says it would roll back to web:1, records that, and neither updates nor marks anything bad
+    assert report.outcome.value == "OBSERVED" and "would roll back web:2 to web:1" in report.reason
+    assert world.ecs.updates == []
+    assert world.ledger.services.state(WEB).bad_revisions == frozenset()
+    assert [m.kind for m in take_outbox()] == ["deploy.failed", "rollback.observed"]

@@ -38,6 +38,7 @@ UPDATABLE_CONTROLLERS = frozenset({"ECS"})
 class Outcome(StrEnum):
     DEPLOYED = "DEPLOYED"
     PLANNED = "PLANNED"
+    OBSERVED = "OBSERVED"  # observe mode: decided, recorded and told; nothing changed
     UNCHANGED = "UNCHANGED"
     SKIPPED = "SKIPPED"
     CONFIG_ERROR = "CONFIG_ERROR"
@@ -107,6 +108,7 @@ class DeployPorts:
     ecs: Services
     ledger: DeployLedger
     named_policies: Callable[[], Mapping[str, str]]
+    observe: bool = False  # the stack's Mode=observe (a service's autopilot:mode=observe does the same)
 
 
 @dataclass
@@ -340,6 +342,9 @@ class _DeployRun:
                 changes=changes,
             )
             return True
+        if self.ports.observe or candidate.config.observe:
+            self._observed(candidate, changes)
+            return True
         new_arn = self._revision(candidate, new_revisions)
         record = self._record(candidate, new_arn, changes)
         before = candidate.state.deployed(self.repository)
@@ -374,6 +379,32 @@ class _DeployRun:
         # "deploy started" is told when ECS reports the deployment IN_PROGRESS (RollbackFunction): a push
         # stays at its API-call budget, and one message covers deployments made by anyone.
         return True
+
+    def _observed(self, candidate: _Candidate, changes: list[ContainerChange]) -> None:
+        """Observe mode: the decision is recorded and told, no revision registered, no service updated."""
+        assert candidate.task_definition is not None  # noqa: S101 - loaded by the caller
+        ref, name = candidate.entry.service, candidate.entry.service.key
+        images = ", ".join(f"{c.container}: {c.old_image} → {c.new_image}" for c in changes)
+        what = f"would deploy {self.repository.name}:{self.push.tag} to {name}"
+        detail = f"{what} ({candidate.task_definition.family_revision} → a new revision; {images})"
+        at = self.push.time.astimezone(UTC).isoformat(timespec="milliseconds")
+        self.ports.ledger.deployments.record_observation(ref, at, self.push.id, detail)
+        self._result(
+            name,
+            Outcome.OBSERVED,
+            f"{what}: observe mode, nothing changed",
+            policy=candidate.config.deploy_text,
+            previous=candidate.task_definition.arn,
+            changes=changes,
+        )
+        self._tell(
+            candidate.entry,
+            "deploy.observed",
+            Severity.INFO,
+            f"{name}: {what} (observe mode: nothing changed)",
+            {"from": candidate.task_definition.family_revision, "images": images or "-"},
+            candidate.config,
+        )
 
     def _revision(
         self, candidate: _Candidate, new_revisions: dict[tuple[str, tuple[tuple[str, str], ...]], str]

@@ -55,6 +55,7 @@ class DrainPorts:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     flush: Callable[[], object] = lambda: None  # puts what was told on the queue before an outcome is recorded
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    observe: bool = False  # the stack's Mode=observe: told "would drain", nothing drained or deregistered
 
 
 class DrainRetryError(RuntimeError):
@@ -134,6 +135,10 @@ def handle_interruption(event: SpotInterruptionEvent | RebalanceRecommendationEv
         services,
         thread,
     )
+    if ports.observe:
+        return _observed(
+            ports, trigger, instance_id, services, thread, f"{cluster}: would set {instance_id} to DRAINING"
+        )
     if instance.status != "DRAINING":  # read first: a retry does not drain twice
         ports.capacity.drain(instance)
     _tell(
@@ -193,6 +198,19 @@ def _start_lifecycle(event: LifecycleTerminateEvent, ports: DrainPorts, trigger:
     services = _services(instance, ports)
     cluster = cluster_name(instance.cluster_arn)
     thread = f"{cluster}#{instance_id}"
+    if ports.observe:  # the hook must not hold the termination up for an action that is only told
+        _complete(
+            ports, hook.auto_scaling_group_name, hook.lifecycle_hook_name, hook.lifecycle_action_token, instance_id
+        )
+        report = _observed(
+            ports,
+            trigger,
+            instance_id,
+            services,
+            thread,
+            f"{cluster}: would drain {instance_id} and wait for its service tasks",
+        )
+        return report.model_copy(update={"outcome": "COMPLETED", "detail": report.detail + "; hook completed"})
     _tell(
         ports,
         "spot.lifecycle",
@@ -296,6 +314,13 @@ def _wait_or_complete(
     )
 
 
+def _observed(
+    ports: DrainPorts, trigger: str, subject: str, services: list[str], thread: str, what: str
+) -> DrainReport:
+    _tell(ports, "spot.observed", Severity.INFO, f"{what} (observe mode: nothing changed)", {}, services, thread)
+    return DrainReport(trigger=trigger, subject=subject, outcome="OBSERVED", services=services, detail=what)
+
+
 def handle_fargate_spot(task: TaskDetail, ports: DrainPorts) -> DrainReport:
     trigger = f"Fargate Spot {task.stop_code}"
     cluster = cluster_name(task.cluster_arn)
@@ -333,6 +358,16 @@ def handle_fargate_spot(task: TaskDetail, ports: DrainPorts) -> DrainReport:
     if ip is None or not balancers:
         detail = "no target group to leave" if ip else "the task has no private IP in the event"
         return DrainReport(trigger=trigger, subject=task.task_arn, outcome="TOLD", services=[str(ref)], detail=detail)
+    if ports.observe:
+        names = ", ".join(str(lb["targetGroupArn"]).split(":")[-1].split("/")[1] for lb in balancers)
+        return _observed(
+            ports,
+            trigger,
+            task.task_arn,
+            [str(ref)],
+            thread,
+            f"{ref}: would take task {task.task_id} ({ip}) out of {names}",
+        )
     for lb in balancers:  # read first: a retry after a partial failure leaves the groups already left alone
         group, port = str(lb["targetGroupArn"]), int(lb.get("containerPort", 0))
         if ports.targets.serving(group, ip, port):

@@ -41,6 +41,7 @@ class Outcome(StrEnum):
     ROLLBACK_FAILED = "ROLLBACK_FAILED"
     FAILED = "FAILED"
     IGNORED = "IGNORED"
+    OBSERVED = "OBSERVED"  # observe mode: decided, recorded and told; nothing changed
 
 
 class RollbackReport(BaseModel):
@@ -65,6 +66,7 @@ class RollbackPorts:
     flush: Callable[[], object] = lambda: None  # puts what was told on the queue before an outcome is recorded
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     lease_seconds: int = LEASE_SECONDS
+    observe: bool = False  # the stack's Mode=observe (a service's autopilot:mode=observe does the same)
 
 
 class RollbackRetryError(RuntimeError):
@@ -447,6 +449,8 @@ def roll_back(
     """One rollback per bad revision, whoever asks (a FAILED event, an alarm, their redeliveries and retries):
     a lease on `ROLLBACK#<bad revision>` is taken, released if anything fails, and marked DONE with the outcome
     only after the service is back on last-known-good and people were told."""
+    if ports.observe or config.observe:
+        return _observed(report, ref, config, ports, bad=bad, target=state.last_known_good)
     ports.ledger.services.mark_bad(ref, bad, digests)
     facts = {"bad revision": _revision(bad), "quarantined": ", ".join(sorted(digests)) or "-"}
     target = state.last_known_good
@@ -543,6 +547,43 @@ def _roll_back_claimed(
         severity=Severity.WARNING,
         claim=claim,
     )
+
+
+def _observed(
+    report: RollbackReport,
+    ref: ServiceRef,
+    config: ServiceConfig,
+    ports: RollbackPorts,
+    *,
+    bad: str,
+    target: str | None,
+) -> RollbackReport:
+    """Observe mode: what would happen is recorded and told; no revision marked bad, no service updated."""
+    if target is None or target == bad:
+        what = f"would fail to roll back {_revision(bad)}: no known good revision"
+    elif not config.rollback:
+        what = f"would leave {_revision(bad)} in place (autopilot:rollback=off)"
+    else:
+        what = f"would roll back {_revision(bad)} to {_revision(target)}"
+    at = _iso(ports.clock())
+    ports.ledger.deployments.record_observation(
+        ref, at, report.deployment_id or report.trigger, f"{what} ({report.reason})"
+    )
+    _tell(
+        ports,
+        ref,
+        config,
+        "rollback.observed",
+        Severity.WARNING,
+        f"{ref}: {what} (observe mode: nothing changed)",
+        {"trigger": report.trigger, "reason": report.reason or "-"},
+        report.deployment_id,
+    )
+    ports.flush()
+    if report.deployment_id:
+        ports.ledger.deployments.set_outcome(ref, report.deployment_id, Outcome.OBSERVED, what, report.status)
+    report.outcome, report.reason = Outcome.OBSERVED, f"{what}: observe mode, nothing changed"
+    return report
 
 
 def _already_handled(

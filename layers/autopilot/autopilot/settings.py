@@ -22,6 +22,7 @@ class Settings(BaseModel):
     drain_check_seconds: int = Field(default=60, ge=0, le=900)
     notify_dead_letter_url: str | None = None
     local_endpoints: bool = False  # routes may reach the loopback chat sink (local up, demo, tests only)
+    observe: bool = False  # stack parameter Mode=observe: every decision recorded and told, nothing changed
 
 
 @lru_cache
@@ -38,4 +39,5 @@ def get_settings() -> Settings:
         drain_check_seconds=int(os.environ.get("DRAIN_CHECK_SECONDS", "60")),
         notify_dead_letter_url=os.environ.get("NOTIFY_DLQ_URL") or None,
         local_endpoints=os.environ.get("AUTOPILOT_LOCAL_ENDPOINTS", "false").lower() == "true",
+        observe=os.environ.get("AUTOPILOT_MODE", "act").lower() == "observe",
     )

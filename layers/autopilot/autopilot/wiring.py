@@ -103,6 +103,7 @@ def rollback_ports(adapters: Adapters, region: str | None) -> RollbackPorts:
         max_rollbacks_per_hour=get_settings().max_auto_rollbacks_per_hour,
         region=region,
         flush=flush_outbox,
+        observe=get_settings().observe,
     )
 
 
@@ -141,7 +142,9 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
         except ConfigDocumentError as error:
             raise PolicyError(str(error)) from error
 
-    return DeployPorts(ecs=adapters.ecs, ledger=adapters.ledger, named_policies=named_policies)
+    return DeployPorts(
+        ecs=adapters.ecs, ledger=adapters.ledger, named_policies=named_policies, observe=get_settings().observe
+    )
 
 
 def rejected(event: Mapping[str, Any], error: ValidationError) -> dict[str, Any]:
@@ -321,6 +324,7 @@ def drain_ports(adapters: Adapters, region: str | None) -> DrainPorts:
         flush=flush_outbox,
         max_wait_seconds=settings.drain_max_wait_minutes * 60,
         check_every_seconds=settings.drain_check_seconds,
+        observe=settings.observe,
     )
 
 

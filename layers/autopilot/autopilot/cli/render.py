@@ -15,6 +15,7 @@ from autopilot.ledger import HistoryRow
 OUTCOME_STYLE = {
     "DEPLOYED": "bold green",
     "PLANNED": "cyan",
+    "OBSERVED": "cyan",
     "UNCHANGED": "dim",
     "SKIPPED": "yellow",
     "CONFIG_ERROR": "bold red",
@@ -123,6 +124,8 @@ def history_table(service: Any, rows: list[HistoryRow]) -> Table:
             table.add_row(when, f"deploy {row.tag} ({short_image(row.image or '')})", change, row.status or "", "")
         elif row.kind == "manual-rollback":
             table.add_row(when, f"manual rollback by {row.actor}", change, "ROLLED_BACK", "")
+        elif row.kind == "observation":
+            table.add_row(when, row.detail or "", "", "OBSERVED", "observe mode: nothing changed")
         elif row.kind == "rollback":
             outcome = row.outcome or "in progress"
             table.add_row(when, "rollback", short_task_definition(row.bad), "bad revision", outcome)

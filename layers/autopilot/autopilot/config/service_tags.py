@@ -17,7 +17,8 @@ ROLLBACK = "autopilot:rollback"
 BAKE = "autopilot:bake"
 APPROVAL = "autopilot:approval"
 NOTIFY = "autopilot:notify"
-KNOWN_KEYS = (DEPLOY, CONTAINERS, PIN, ROLLBACK, BAKE, APPROVAL, NOTIFY)
+MODE = "autopilot:mode"
+KNOWN_KEYS = (DEPLOY, CONTAINERS, PIN, ROLLBACK, BAKE, APPROVAL, NOTIFY, MODE)
 ECS_TAG_VALUE_EXTRA = set("_.:/=+-@")
 DEFAULT_BAKE_MINUTES = 30
 
@@ -61,6 +62,7 @@ class ServiceConfig:
     bake_minutes: int = DEFAULT_BAKE_MINUTES
     approval_required: bool = False
     notify_routes: tuple[str, ...] = ()
+    observe: bool = False  # autopilot:mode=observe: decide, record and tell; change nothing
     errors: tuple[TagError, ...] = field(default=())
 
     @property
@@ -104,6 +106,7 @@ def parse_service_tags(tags: Mapping[str, str], named_policies: NamedPolicies = 
         bake_minutes=_bake(values.get(BAKE), errors),
         approval_required=_choice(values, APPROVAL, ("required", "none"), "none", errors) == "required",
         notify_routes=tuple(values.get(NOTIFY, "").split()),
+        observe=_choice(values, MODE, ("act", "observe"), "act", errors) == "observe",
         errors=tuple(errors),
     )
 

@@ -7,7 +7,15 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from autopilot.ledger.keys import STATE_SK, deploy_prefix, ecs_deployment_sk, manual_sk, record_kind, service_pk
+from autopilot.ledger.keys import (
+    STATE_SK,
+    deploy_prefix,
+    ecs_deployment_sk,
+    manual_sk,
+    observed_sk,
+    record_kind,
+    service_pk,
+)
 from autopilot.ledger.records import (
     DeploymentChange,
     DeployRow,
@@ -149,6 +157,23 @@ class DeploymentRepository(Repository):
         epoch = datetime.min.replace(tzinfo=UTC)
         rows.sort(key=lambda row: row.at or epoch, reverse=True)
         return rows[:limit]
+
+    def record_observation(self, ref: ServiceRef, at: str, subject: str, detail: str) -> None:
+        """What observe mode would have done (`subject` keeps a retried event's row the same row)."""
+        self._client.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "PK": service_pk(ref),
+                    "SK": observed_sk(at, subject),
+                    "kind": "observation",
+                    "service": ref.key,
+                    "at": at,
+                    "detail": detail,
+                    "status": "OBSERVED",
+                }
+            ),
+        )
 
     def record_manual_rollback(self, ref: ServiceRef, previous: str, target: str, actor: str) -> None:
         """An operator's rollback, so the history shows it beside the automatic ones."""

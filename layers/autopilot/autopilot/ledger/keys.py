@@ -10,6 +10,7 @@
 - `SERVICE#<cluster>/<service>`, `ROLLBACK#<bad revision>`        the one rollback of an incident: a lease
                                                           (CLAIMED, `lease_until`, `owner_id`) until DONE
 - `SERVICE#<cluster>/<service>`, `MANUAL#<time>`          an operator's rollback
+- `SERVICE#<cluster>/<service>`, `OBSERVED#<time>#<id>`   what observe mode would have done
 - `LIFECYCLE#<group>`, `<instance>#<token>`               one terminate lifecycle action: lease, then DONE with
                                                           the generation of its wait, `completed` at the end
 - `STOPS#<subject>`, `<stop class>`                       stopped-task counter of one window
@@ -26,6 +27,7 @@ SERVICES_INDEX_PK = "INDEX#SERVICES"
 STATE_SK = "STATE"
 ROLLBACK_PREFIX = "ROLLBACK#"
 MANUAL_PREFIX = "MANUAL#"
+OBSERVED_PREFIX = "OBSERVED#"
 _DEPLOY = "DEPLOY#"
 _ECS_DEPLOY = "ECSDEPLOY#"
 
@@ -70,6 +72,10 @@ def manual_sk(at: str) -> str:
     return f"{MANUAL_PREFIX}{at}"
 
 
+def observed_sk(at: str, subject: str) -> str:
+    return f"{OBSERVED_PREFIX}{at}#{subject}"
+
+
 def lifecycle_key(group: str, instance: str, token: str) -> tuple[str, str]:
     return f"LIFECYCLE#{group}", f"{instance}#{token}"
 
@@ -94,6 +100,7 @@ def record_kind(sort_key: str) -> str:
         (_DEPLOY, "deployment"),
         (ROLLBACK_PREFIX, "rollback"),
         (MANUAL_PREFIX, "manual-rollback"),
+        (OBSERVED_PREFIX, "observation"),
     ):
         if sort_key.startswith(prefix):
             return kind

@@ -203,6 +203,7 @@ class HistoryRow(Row):
     outcome_detail: str | None = None
     actor: str | None = None
     bad: str | None = None
+    detail: str | None = None  # an observation: what would have been done
     started_at: str | None = None
     created_at: str | None = None
 
