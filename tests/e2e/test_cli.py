@@ -175,6 +175,12 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
     assert history.returncode == 0, history.stderr
     assert "ecs-svc/1" in history.stdout
     assert "IN_PROGRESS → COMPLETED" in history.stdout
+    # issue 10: two timestamp formats and a raw epoch; now every row's time is UTC, one format
+    import re
+
+    assert not re.search(r"\b1[6-9]\d{8}\b", history.stdout)  # no epoch seconds
+    assert not re.search(r"\d{4}-\d\d-\d\dT", history.stdout)  # no ISO "T" form beside the table's own
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", history.stdout)
 
     planned = autopilot("rollback", "prod/web", "--dry-run", *target)
     assert planned.stdout.strip() == "would update prod/web: web:2 → web:1 (nothing changed)"
@@ -247,3 +253,14 @@ def test_status_and_plan(project, events, emulator: Emulator) -> None:
     assert untagged.returncode == 1
     assert "names no tag" in untagged.stderr
     assert world.running("prod", "api")["revision"] == 1  # plan changed nothing
+
+
+def test_doctor_with_findings_exits_3_and_suggests_the_tag_safe_range(project, events, emulator: Emulator) -> None:
+    # issue 10: doctor exited 0 with findings and gave no spelling for a rejected semver:^1.4
+    world = World(project, events)
+    world.managed("prod", "web", "tag:latest")
+    arn = boto3.client("ecs").describe_services(cluster="prod", services=["web"])["services"][0]["serviceArn"]
+    boto3.client("ecs").tag_resource(resourceArn=arn, tags=[{"key": "autopilot:deploy", "value": "semver:^1.4"}])
+    result = autopilot("doctor", "--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE)
+    assert result.returncode == 3, result.stderr
+    assert "semver:1.4 - 1" in " ".join(result.stdout.split())
