@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
+
+import pytest
 
 from tests.conftest import ROOT
 
 
-def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None:
+@pytest.fixture(scope="module")
+def steps() -> list[dict[str, Any]]:
+    """`autopilot demo --json`, run once for this module's tests."""
     result = subprocess.run(
         [sys.executable, "-m", "autopilot.cli.main", "demo", "--json"],
         cwd=ROOT,
@@ -19,7 +24,10 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    steps = [json.loads(line) for line in result.stdout.splitlines()]
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_demo_ends_with_each_service_on_the_digest_its_policy_selected(steps: list[dict[str, Any]]) -> None:
     pushes = {s["event_id"]: s["digest"] for s in steps if s["step"] == "push"}
     deploys = [(s["service"], s["outcome"]) for s in steps if s.get("function") == "DeployFunction" and "service" in s]
     rollbacks = [s["outcome"] for s in steps if s.get("function") == "RollbackFunction"]
@@ -83,19 +91,9 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected() -> None
     assert steps[-1]["t"] < 60
 
 
-def test_the_demo_reads_as_a_story_in_its_own_names() -> None:
+def test_the_demo_reads_as_a_story_in_its_own_names(steps: list[dict[str, Any]]) -> None:
     # issue 10: no chapter headings; each Slack step printed twice; a silent pause; "DRAINED — " with nothing
     # after it; a container named after the AWS sample ("FargateApp") instead of the demo's own
-    result = subprocess.run(
-        [sys.executable, "-m", "autopilot.cli.main", "demo", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    steps = [json.loads(line) for line in result.stdout.splitlines()]
     assert [s["text"].split()[0] for s in steps if s["step"] == "chapter"] == ["A", "Two", "A", "Spot", "Where"]
     texts = [s["text"] for s in steps]
     assert not [text for text in texts if "↳ in thread" in text]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -18,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.e2e import sandbox
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 LOG_MARKERS = ('"level":', '"_aws":', "UserWarning", "Traceback")
 
 
-def clean_env(home: Path) -> dict[str, str]:
-    return {"PATH": os.environ["PATH"], "HOME": str(home), "TERM": "dumb", "COLUMNS": "80"}
+clean_env = sandbox.clean_env
 
 
 def cli(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess[str]:
@@ -67,27 +66,8 @@ class LocalUp:
 
 @pytest.fixture
 def local_up(tmp_path: Path) -> Iterator[LocalUp]:
-    env = clean_env(tmp_path)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "autopilot.cli.main", "local", "up", "--seed"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    banner = []
-    for _ in range(60):
-        line = process.stdout.readline()
-        banner.append(line)
-        if "Ctrl-C" in line or not line:
-            break
-    try:
+    with sandbox.local_up(tmp_path) as (process, banner, env):
         yield LocalUp(process, banner, env)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
 
 
 def test_the_hint_is_one_line_that_works_when_pasted(local_up: LocalUp) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.e2e import sandbox
 
 BLOCK = re.compile(r"<!-- safe-to-run(?P<emulator>: with local up running)? -->\n```sh\n(?P<body>.*?)```", re.DOTALL)
 
@@ -25,29 +25,10 @@ def test_the_readme_marks_blocks_to_run() -> None:
     assert [needs_emulator for needs_emulator, _ in blocks()] == [False, True]
 
 
-def clean_env(home: Path) -> dict[str, str]:
-    """A new user's shell: no AWS variables, a dumb 80-column terminal, a fresh HOME."""
-    return {"PATH": os.environ["PATH"], "HOME": str(home), "TERM": "dumb", "COLUMNS": "80"}
-
-
 @pytest.fixture
 def local_up(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = clean_env(tmp_path)
-    process = subprocess.Popen(
-        [".venv/bin/autopilot", "local", "up"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    assert "listening" in process.stdout.readline()
-    while "Ctrl-C" not in process.stdout.readline():
-        pass
-    yield env
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=30)
+    with sandbox.local_up(tmp_path) as (_, _, env):
+        yield env
 
 
 def run(body: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,7 @@ class World:
         self.now = T0
         take_outbox()
 
-    def ports(self, owner: str = "attempt-1") -> DrainPorts:
+    def ports(self, owner: str = "attempt-1", *, observe: bool = False) -> DrainPorts:
         return DrainPorts(
             capacity=self.capacity,
             hooks=self.hooks,
@@ -39,6 +39,7 @@ class World:
             tags_of=lambda ref: {},
             clock=lambda: self.now,
             owner=owner,
+            observe=observe,
         )
 
     def hook_event(self) -> LifecycleTerminateEvent:
@@ -199,16 +200,7 @@ def test_a_retry_after_a_partial_deregistration_leaves_only_the_remaining_group(
 def test_observe_mode_drains_nothing_and_lets_the_termination_go_on(world: World) -> None:
     # Given the stack is in observe mode and an instance with service tasks terminates
     world.capacity.add_instance(INSTANCE, "web")
-    ports = DrainPorts(
-        capacity=world.capacity,
-        hooks=world.hooks,
-        targets=world.targets,
-        lifecycles=world.lifecycles,
-        wait_queue=world.queue,
-        tags_of=lambda ref: {},
-        clock=lambda: world.now,
-        observe=True,
-    )
+    ports = world.ports(observe=True)
     # When the hook arrives, Then nothing is drained or waited for, and the hook is completed at once
     report = handle_lifecycle(world.hook_event(), ports)
     assert report.outcome == "COMPLETED" and "would drain" in report.detail
