@@ -4,20 +4,19 @@ main of issue 10 and names the defect it guards."""
 
 from __future__ import annotations
 
-import os
 import shlex
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.e2e import sandbox
+from tests.e2e.sandbox import LocalUp
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 LOG_MARKERS = ('"level":', '"_aws":', "UserWarning", "Traceback")
@@ -38,36 +37,10 @@ def cli(*args: str, env: dict[str, str], timeout: int = 120) -> subprocess.Compl
     )
 
 
-@dataclass
-class LocalUp:
-    process: subprocess.Popen[str]
-    banner: list[str]
-    env: dict[str, str]
-    lines: list[str] = field(default_factory=list)
-
-    def hint(self) -> str:
-        return next(line.strip() for line in self.banner if line.strip().startswith("export "))
-
-    def read_until(self, text: str, seconds: float = 30) -> list[str]:
-        """Lines the running `local up` prints (the chat sink), until one contains `text`."""
-        assert self.process.stdout is not None
-        os.set_blocking(self.process.stdout.fileno(), False)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if line:
-                self.lines.append(line)
-                if text in line:
-                    return self.lines
-            else:
-                time.sleep(0.1)
-        raise AssertionError(f"{text!r} not printed within {seconds} s; printed: {self.lines}")
-
-
 @pytest.fixture
 def local_up(tmp_path: Path) -> Iterator[LocalUp]:
-    with sandbox.local_up(tmp_path) as (process, banner, env):
-        yield LocalUp(process, banner, env)
+    with sandbox.local_up(tmp_path) as running:
+        yield running
 
 
 def test_the_hint_is_one_line_that_works_when_pasted(local_up: LocalUp) -> None:

@@ -26,9 +26,9 @@ def test_the_readme_marks_blocks_to_run() -> None:
 
 
 @pytest.fixture
-def local_up(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with sandbox.local_up(tmp_path) as (_, _, env):
-        yield env
+def local_up(tmp_path: Path) -> Iterator[sandbox.LocalUp]:
+    with sandbox.local_up(tmp_path) as running:
+        yield running
 
 
 def run(body: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -51,12 +51,15 @@ def test_blocks_without_the_emulator_run() -> None:
             assert "DeployFunction" in result.stdout and "TaskWatchFunction" in result.stdout
 
 
-def test_blocks_with_local_up_run_in_a_clean_shell(local_up: dict[str, str]) -> None:
+def test_blocks_with_local_up_run_in_a_clean_shell(local_up: sandbox.LocalUp) -> None:
+    """Word for word, as a new user: `local up --seed` in one shell, the README's block in another; the
+    first shell prints what the chat channel receives from the replays."""
     for needs_emulator, body in blocks():
         if needs_emulator:
-            result = run(body, local_up)
+            result = run(body, local_up.env)
             assert result.returncode == 0, result.stderr
             assert result.stderr == ""
             assert "DeployFunction" in result.stdout and "RollbackFunction" in result.stdout
             assert "no risky setting found" in result.stdout
             assert "route slack: delivered" in result.stdout
+            local_up.read_until("[webhook]")  # a replayed rollback or Spot warning, delivered by local up
