@@ -182,7 +182,7 @@ def _replay_one(project: Project, path: str, event: dict[str, Any], dry_run: boo
     prefix = f"{path}: " if many else ""
     people = not _json_wanted()
     if not functions and people:
-        out.print(Text(f"{prefix}no rule matches this event; nothing to run"))
+        out.print(Text(f"{prefix}no rule matches this event; nothing to run"), soft_wrap=True)
     results: dict[str, Any] = {}
     finished = True
     for function in functions:
@@ -191,7 +191,7 @@ def _replay_one(project: Project, path: str, event: dict[str, Any], dry_run: boo
                 out.print(Text(f"{prefix}{function}: no dry run for this function; not run"))
             continue
         if prefix and people:
-            out.print(Text(prefix.rstrip(": "), style="bold"))
+            out.print(Text(prefix.rstrip(": "), style="bold"), soft_wrap=True)  # a path is not folded
         try:
             results[function] = _dry_run_push(event) if dry_run else _invoke(project, function, event)
         except CliError as error:
