@@ -79,6 +79,7 @@ def test_inventory_rebuilds_the_index(emulator: Emulator, pushed_event: Path) ->
 
 
 def test_replay_without_a_ledger_table_or_a_stack_says_so_in_one_line(emulator: Emulator, pushed_event: Path) -> None:
+    boto3.client("cloudformation").delete_stack(StackName="ecs-autopilot")  # the emulator's own, as if not deployed
     env = {k: v for k, v in os.environ.items() if k != "LEDGER_TABLE_NAME"}
     result = autopilot("replay", str(pushed_event), "--endpoint-url", emulator.endpoint_url, env=env)
     assert result.returncode == 1
@@ -102,6 +103,9 @@ def test_the_cli_finds_the_table_and_queues_in_the_stack_outputs(emulator: Emula
     assert "1 managed service(s)" in found.stdout  # prod/web of the pushed_event fixture, read from the table
     missing = autopilot("--stack", "nope", "status", "--endpoint-url", emulator.endpoint_url, env=env)
     assert missing.returncode == 1 and missing.stderr.startswith("autopilot: error: stack nope not found")
+    # the local emulator holds a stack named as `sam deploy` names it: found with no option at all
+    local = autopilot("status", "--endpoint-url", emulator.endpoint_url, env=env)
+    assert local.returncode == 0, local.stderr
 
 
 def test_every_command_has_help() -> None:

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -20,6 +21,7 @@ LOCAL_REGION = "us-west-2"
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_TABLE = "ecs-autopilot-ledger"
 LOCAL_CONFIG_PARAMETER = "/ecs-autopilot/config"
+LOCAL_STACK = "ecs-autopilot"  # as `sam deploy` names it by default: the CLI's --stack default
 
 
 def free_port() -> int:
@@ -116,9 +118,27 @@ def create_stack_resources(project: Project, *, config_document: str = "{}") -> 
     environment = apply_function_environment(
         project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues
     )
+    _register_stack(queues)
     return StackResources(
         table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues, environment=environment
     )
+
+
+def _register_stack(queues: dict[str, str]) -> None:
+    """A CloudFormation stack named like the deployed one, with the outputs the CLI reads (`--stack`), so the
+    CLI finds the local resources the way it finds an account's."""
+    outputs = {
+        "LedgerTableName": LOCAL_TABLE,
+        "ConfigurationParameterName": LOCAL_CONFIG_PARAMETER,
+        **{f"{name}Url": url for name, url in queues.items()},
+    }
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    with warnings.catch_warnings():  # moto parses but does not model the no-op marker resource
+        warnings.simplefilter("ignore")
+        boto3.client("cloudformation").create_stack(StackName=LOCAL_STACK, TemplateBody=json.dumps(template))
 
 
 def _create_queues(project: Project) -> dict[str, str]:
