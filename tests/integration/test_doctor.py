@@ -159,17 +159,9 @@ def test_the_configuration_document_containers_and_tag_spelling_are_checked(aws)
             "defaults": {"routes": ["slack", "ops"]},
         }
     )
-    from autopilot.aws.secrets import RouteSecrets, SecretUnavailableError
+    from autopilot.aws.secrets import RouteSecrets
 
-    secrets = RouteSecrets(clients.secretsmanager())
-
-    def secret_problem(name: str) -> str | None:
-        try:
-            secrets.get(name)
-        except SecretUnavailableError as error:
-            return str(error)
-        return None
-
+    secret_problem = RouteSecrets(clients.secretsmanager()).problem
     inspector = Inspector(
         EcsGateway(clients.ecs()), clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch()
     )

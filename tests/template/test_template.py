@@ -248,3 +248,14 @@ def test_the_deployment_guide_explains_every_parameter_and_output(project: Proje
         assert f"| `{name}` [" in guide, f"docs/deployment.md does not explain the parameter {name}"
     for name in project.template["Outputs"]:
         assert f"`{name}`" in guide, f"docs/deployment.md does not name the output {name}"
+
+
+def test_the_outputs_the_cli_reads_exist_in_the_template_and_in_the_emulator(project: Project, aws) -> None:
+    import boto3
+
+    from autopilot.cli.stack import OUTPUTS
+    from autopilot.local.emulator import LOCAL_STACK
+
+    assert set(OUTPUTS) <= set(project.template["Outputs"])
+    stack = boto3.client("cloudformation").describe_stacks(StackName=LOCAL_STACK)["Stacks"][0]
+    assert set(OUTPUTS) <= {item["OutputKey"] for item in stack["Outputs"]}

@@ -22,6 +22,7 @@ from autopilot.aws.errors import describe_error, is_retryable
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
 from autopilot.ledger import ClaimState, DeploymentChange, RecordedAs, RollbackClaimRow, ServiceState
+from autopilot.ledger.records import parse_time
 from autopilot.messages import Message, Severity, emit
 from autopilot.notify.links import service_links
 from autopilot.observability import logger
@@ -76,12 +77,6 @@ class RollbackRetryError(RuntimeError):
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # -- deployment state changes ------------------------------------------------------------------------
@@ -424,7 +419,7 @@ def _deployment_started(
     """When the current revision was deployed, and the ECS deployment id when one was recorded."""
     current = snapshot.task_definition
     history = [row for row in ledger.deployments.history(ref, limit=50) if row.revision == current]
-    starts = [_parse_iso(row.created_at or row.started_at) for row in history]
+    starts = [parse_time(row.created_at or row.started_at) for row in history]
     for deployment in snapshot.deployments:
         created = deployment.get("createdAt")
         if deployment.get("taskDefinition") == current and isinstance(created, datetime):

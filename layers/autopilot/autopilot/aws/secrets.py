@@ -57,6 +57,14 @@ class RouteSecrets:
     def __init__(self, client: SecretsManagerClient) -> None:
         self._provider = SecretsProvider(boto3_client=client)
 
+    def problem(self, secret_id: str) -> str | None:
+        """Why the secret cannot be read, or None when it can (`autopilot doctor`)."""
+        try:
+            self.get(secret_id)
+        except SecretUnavailableError as error:
+            return str(error)
+        return None
+
     def get(self, secret_id: str) -> dict[str, str]:
         """A JSON object secret as a dict; a plain string secret as {"value": …}."""
         try:

@@ -225,13 +225,8 @@ def inventory(endpoint_url: str | None, table: str | None, template: str | None)
     """Rebuild the repository → services index once, in full."""
     project = _project(template)
     _aws_target(endpoint_url, table)
-    from autopilot.local.sample_events import EventFactory
-
-    factory = EventFactory(
-        project.root / "events", account="123456789012", region=os.environ.get("AWS_REGION", "us-east-1")
-    )
     with out.status("listing clusters and services…"):
-        result = _invoke(project, "InventoryFunction", factory.scheduled())
+        result = _invoke(project, "InventoryFunction", _rebuild_event(project))
     if _json(result):
         return
     from autopilot.cli.render import print_result
@@ -300,13 +295,20 @@ def local_up(port: int | None, seed: bool, template: str | None) -> None:
         emulator.stop()
 
 
-def _seed(project: Project) -> None:
+def _rebuild_event(project: Project) -> dict[str, Any]:
+    """The scheduled event that makes InventoryFunction rebuild the index in full."""
+    from autopilot.local.emulator import LOCAL_ACCOUNT
     from autopilot.local.sample_events import EventFactory
+
+    factory = EventFactory(project.root / "events", account=LOCAL_ACCOUNT, region=os.environ["AWS_REGION"])
+    return factory.scheduled()
+
+
+def _seed(project: Project) -> None:
     from autopilot.local.seed import seed_sample_world
 
     services = seed_sample_world()
-    factory = EventFactory(project.root / "events", account="123456789012", region=os.environ["AWS_REGION"])
-    project.invoke("InventoryFunction", factory.scheduled())
+    project.invoke("InventoryFunction", _rebuild_event(project))
     out.print(f"  seeded            {', '.join(services)} (managed; `--local replay events/…` acts on them)")
 
 
@@ -601,18 +603,9 @@ def _config_document(adapters: Any) -> Any:
 
 def _secret_problem() -> Any:
     from autopilot.aws import clients
-    from autopilot.aws.secrets import RouteSecrets, SecretUnavailableError
+    from autopilot.aws.secrets import RouteSecrets
 
-    secrets = RouteSecrets(clients.secretsmanager())
-
-    def problem(name: str) -> str | None:
-        try:
-            secrets.get(name)
-        except SecretUnavailableError as error:
-            return str(error).removeprefix(f"secret {name} ")
-        return None
-
-    return problem
+    return RouteSecrets(clients.secretsmanager()).problem
 
 
 @cli.group()
