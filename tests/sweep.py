@@ -23,6 +23,7 @@ from autopilot.aws import clients
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory
+from autopilot.settings import get_settings
 from tests.faults import Faults, drain_queue, ledger_state, normalized, queued_messages, simulated_time, until_done
 from tests.integration.world import T0, World, alarm_event, deployment_event
 
@@ -56,6 +57,7 @@ class Scenario:
     act: Callable[[World, dict[str, Any]], int]  # returns the number of deliveries it took
     observe: Callable[[World, dict[str, Any]], dict[str, Any]]
     effects: tuple[str, ...]
+    mode: str = "act"  # the stack's Mode parameter (observe: decide, record and tell; change nothing)
 
 
 def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rate: float = 0.0, seed: int = 0) -> Run:
@@ -66,6 +68,8 @@ def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rat
         boto3.setup_default_session()
         clients.clear_caches()
         create_stack_resources(project, config_document=CONFIG)
+        os.environ["AUTOPILOT_MODE"] = scenario.mode
+        get_settings.cache_clear()
         world = World(project, EventFactory(ROOT / "events", account=LOCAL_ACCOUNT, region=LOCAL_REGION))
         context = scenario.setup(world)
         faults = Faults(fail_at=fail_at, rate=rate, seed=seed).install()
@@ -195,7 +199,16 @@ DEPLOY_ON_PUSH = Scenario(
     effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
 )
 
-SCENARIOS.append(DEPLOY_ON_PUSH)
+DEPLOY_OBSERVED = Scenario(
+    name="deploy_push_observe_mode",
+    setup=_deploy_world,
+    act=_deliver_push,
+    observe=_deploy_state,
+    effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
+    mode="observe",
+)
+
+SCENARIOS += [DEPLOY_ON_PUSH, DEPLOY_OBSERVED]
 
 
 # -- Spot drain: a terminate lifecycle hook, a Spot warning, a Fargate Spot interruption ------------------

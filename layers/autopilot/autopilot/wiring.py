@@ -176,7 +176,12 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
         return deploy_pushed_image(push, deploy_ports(adapters), dry_run=True).model_dump(mode="json")
 
     def work() -> dict[str, Any]:
-        return deploy_pushed_image(push, deploy_ports(adapters)).summary()
+        summary = deploy_pushed_image(push, deploy_ports(adapters)).summary()
+        # what the push said goes on the queue before its idempotency record says "done": a failed flush fails
+        # the work, the record is deleted, and Lambda's retry says it again (else the retry is a duplicate and
+        # the messages are lost)
+        flush_outbox()
+        return summary
 
     return once_per_event(
         work,
