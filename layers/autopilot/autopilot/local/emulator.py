@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 
 from autopilot.aws import clients
+from autopilot.local.ecs.engine import Engine
 from autopilot.local.project import Project
 
 LOCAL_REGION = "us-west-2"
@@ -92,14 +93,18 @@ class StackResources:
     config_parameter: str
     queues: dict[str, str]
     environment: dict[str, str]  # the functions' environment, as set in this process
+    engine: Engine  # the emulated ECS scheduler (autopilot.local.ecs)
 
 
 def create_stack_resources(project: Project, *, config_document: str = "{}") -> StackResources:
     """Create what template.yaml creates that the handlers use: the ledger (its key schema and TTL read from
     the template), the queues, and the configuration document; and set the functions' environment."""
-    from autopilot.local import ecs_deployments, lifecycle
+    from autopilot.local import lifecycle
+    from autopilot.local.ecs import api as ecs_api
 
-    ecs_deployments.install()
+    ecs_api.install()
+    engine = Engine(project.root / "events")
+    ecs_api.use(engine)
     lifecycle.install()
     lifecycle.reset()
     ledger = project.resource("Ledger")["Properties"]
@@ -120,7 +125,11 @@ def create_stack_resources(project: Project, *, config_document: str = "{}") -> 
     )
     _register_stack(queues)
     return StackResources(
-        table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues, environment=environment
+        table=LOCAL_TABLE,
+        config_parameter=LOCAL_CONFIG_PARAMETER,
+        queues=queues,
+        environment=environment,
+        engine=engine,
     )
 
 
