@@ -20,12 +20,13 @@ from moto import mock_aws
 from moto.moto_api import state_manager
 
 from autopilot.aws import clients
+from autopilot.local.ecs.behaviour import parse_behaviour
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory
 from autopilot.settings import get_settings
 from tests.faults import Faults, drain_queue, ledger_state, normalized, queued_messages, simulated_time, until_done
-from tests.integration.world import T0, World, alarm_event, deployment_event
+from tests.integration.world import World, alarm_event
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = '{"policies": {"stable": "semver:^1.2"}}'
@@ -106,21 +107,29 @@ def sweep(scenario: Scenario, project: Project) -> Sweep:
 
 # -- rollback: a FAILED deployment, and an alarm in the bake window ---------------------------------------
 def _rollback_world(world: World) -> dict[str, Any]:
+    """prod/web's first deployment completes on the emulated ECS; a bad build is pushed and its tasks crash
+    until the circuit breaker fails the deployment. The FAILED event is held for the act to deliver."""
     world.cluster("prod")
     world.service(
-        "prod", "web", world.web_task_definition("web", "shop", tag="latest"), {"autopilot:deploy": "tag:latest"}
+        "prod",
+        "web",
+        world.web_task_definition("web", "shop", tag="latest"),
+        {"autopilot:deploy": "tag:latest"},
+        launchType="FARGATE",
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}},
     )
     world.inventory()
-    rollback = world.project.handler("RollbackFunction")
-    invoke = lambda event: world.project.invoke("RollbackFunction", event)  # noqa: E731
-    assert rollback is not None
-    invoke(deployment_event("IN_PROGRESS", "ecs-svc/1", T0))
-    invoke(deployment_event("COMPLETED", "ecs-svc/1", T0 + timedelta(minutes=3)))
-    world.push("shop", "latest", label="bad build")
+    world.ecs_until("SERVICE_DEPLOYMENT_COMPLETED")
+    digest = world.push("shop", "latest", label="bad build")["digest"]
+    world.bus.engine.set_behaviour(digest, parse_behaviour("exits:1@20s"))
+    held = world.ecs_until("SERVICE_DEPLOYMENT_FAILED", deliver=False)
+    failed = next(e for e in held if e["detail"].get("eventName") == "SERVICE_DEPLOYMENT_FAILED")
+    for event in held:
+        if event is not failed:
+            world.bus.put(event)
     deployments = world.ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"]
-    bad = next(d for d in deployments if d["status"] == "PRIMARY")
-    invoke(deployment_event("IN_PROGRESS", bad["id"], T0 + timedelta(minutes=10)))
-    return {"deployment": bad["id"], "started": bad["createdAt"]}
+    bad = next(d for d in deployments if d["id"] == failed["detail"]["deploymentId"])
+    return {"deployment": bad["id"], "started": bad["createdAt"], "failed": failed}
 
 
 def _deliver_rollback(world: World, event: dict[str, Any]) -> int:
@@ -128,7 +137,8 @@ def _deliver_rollback(world: World, event: dict[str, Any]) -> int:
 
 
 def _failed(world: World, context: dict[str, Any]) -> dict[str, Any]:
-    return deployment_event("FAILED", context["deployment"], T0 + timedelta(minutes=15))
+    failed: dict[str, Any] = context["failed"]
+    return failed
 
 
 def _alarm(world: World, context: dict[str, Any]) -> dict[str, Any]:

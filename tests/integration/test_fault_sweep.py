@@ -12,7 +12,7 @@ import pytest
 
 from autopilot.local.project import Project
 from tests.faults import Faults, Turnstile, until_done
-from tests.integration.world import T0, World, alarm_event, deployment_event
+from tests.integration.world import World, alarm_event
 from tests.sweep import SCENARIOS, Scenario, run, sweep
 
 
@@ -90,7 +90,7 @@ def test_an_alarm_and_a_failed_deployment_of_one_revision_roll_back_once(aws, pr
     faults = Faults().install()
     deliveries = {
         "alarm": alarm_event(context["started"] + timedelta(minutes=5)),
-        "failed": deployment_event("FAILED", context["deployment"], T0 + timedelta(minutes=15)),
+        "failed": context["failed"],
     }
     with faults.active():
         for name in order:

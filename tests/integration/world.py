@@ -11,6 +11,8 @@ from typing import Any
 import boto3
 
 from autopilot.config.service_tags import is_valid_ecs_tag_value
+from autopilot.local.bus import LocalBus
+from autopilot.local.ecs import api as ecs_api
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, image_manifest
@@ -39,6 +41,7 @@ class World:
     ecs: Any = field(default_factory=lambda: boto3.client("ecs"))
     ecr: Any = field(default_factory=lambda: boto3.client("ecr"))
     repositories: dict[str, str] = field(default_factory=dict)
+    _bus: LocalBus | None = None
 
     def repository(self, name: str) -> str:
         if name not in self.repositories:
@@ -83,9 +86,8 @@ class World:
             cluster=cluster,
             serviceName=name,
             taskDefinition=task_definition,
-            desiredCount=1,
             tags=ecs_tags(tags, allow_invalid=allow_invalid_tags),
-            **extra,
+            **{"desiredCount": 1, **extra},
         )
         return str(response["service"]["serviceArn"])
 
@@ -124,6 +126,38 @@ class World:
         result: dict[str, Any] = self.project.invoke("DeployFunction", event)
         return result
 
+    @property
+    def bus(self) -> LocalBus:
+        """The local event bus over the emulated ECS of this test."""
+        if self._bus is None:
+            engine = ecs_api.current()
+            assert engine is not None, "the emulated ECS starts with create_stack_resources"
+            self._bus = LocalBus(self.project, engine)
+        return self._bus
+
+    def ecs_until(self, event_name: str, *, deliver: bool = True, seconds: float = 900) -> list[dict[str, Any]]:
+        """Let ECS go on until it sends an event named `event_name` (a deployment's or service action's
+        eventName, or a task's "STOPPED <stopCode>"); delivered by the template's rules unless `deliver` is
+        false, when they are held and returned instead."""
+        bus = self.bus
+        bus.hold = not deliver
+        start = len(bus.deliveries)
+        held: list[dict[str, Any]] = []
+
+        def seen() -> list[dict[str, Any]]:
+            held.extend(bus.held)
+            bus.held.clear()
+            return held if not deliver else [d.event for d in bus.deliveries[start:]]
+
+        bus.settle(seconds, until=lambda: any(_event_name(event) == event_name for event in seen()))
+        bus.hold = False
+        return seen()
+
+
+def _event_name(event: dict[str, Any]) -> str:
+    detail = event.get("detail", {})
+    return str(detail.get("eventName") or f"{detail.get('lastStatus')} {detail.get('stopCode')}")
+
 
 def outcomes(report: Mapping[str, Any]) -> dict[str, str]:
     return {result["service"]: result["outcome"] for result in report["results"]}
@@ -131,23 +165,6 @@ def outcomes(report: Mapping[str, Any]) -> dict[str, str]:
 
 def reasons(report: Mapping[str, Any]) -> dict[str, str]:
     return {result["service"]: result["reason"] for result in report["results"]}
-
-
-def deployment_event(
-    status: str,
-    deployment: str,
-    updated_at: datetime,
-    *,
-    reason: str | None = None,
-    event_time: datetime | None = None,
-    service: ServiceRef = WEB,
-) -> dict[str, Any]:
-    """ECS's deployment state change at a given moment, with an id that is the same for the same change."""
-    moment = event_time or updated_at
-    arn = f"arn:aws:ecs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:service/{service.cluster}/{service.name}"
-    event = _EVENTS.ecs_deployment(status, arn, deployment, reason=reason, updated_at=updated_at, at=moment)
-    event["id"] = f"{deployment}-{status}-{moment.timestamp()}"
-    return event
 
 
 def alarm_event(fired_at: datetime, previous: str = "OK", service: ServiceRef = WEB) -> dict[str, Any]:

@@ -46,6 +46,23 @@ def _patch_backend(backend_class: Any) -> None:
     original_delete = backend_class.delete_service
     original_stop = backend_class.stop_task
     original_list = backend_class.list_tasks
+    original_run = backend_class.run_task
+    original_start = backend_class.start_task
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original_run(self, *args, **kwargs)
+        engine = current()
+        for task in tasks if engine is not None else []:
+            engine.standalone_started(task)  # type: ignore[union-attr]
+        return tasks
+
+    def start_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = original_start(self, *args, **kwargs)
+        engine = current()
+        for task in tasks if engine is not None else []:
+            if not str(task.group).startswith("service:"):
+                engine.standalone_started(task)  # type: ignore[union-attr]
+        return tasks
 
     def update_service(self: Any, properties: dict[str, Any]) -> Any:
         engine = current()
@@ -96,6 +113,8 @@ def _patch_backend(backend_class: Any) -> None:
     backend_class.delete_service = delete_service
     backend_class.stop_task = stop_task
     backend_class.list_tasks = list_tasks
+    backend_class.run_task = run_task
+    backend_class.start_task = start_task
 
 
 def _patch_responses(response_class: Any) -> None:

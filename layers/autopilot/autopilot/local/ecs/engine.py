@@ -100,6 +100,7 @@ class EngineTask:
     stop_at: datetime | None = None  # when its behaviour (or a Spot interruption) stops it
     stop_as: str | None = None  # "spot" for a Spot interruption
     version: int = 1
+    group: str = ""  # `service:NAME`, or `family:NAME` for a standalone task
 
     @property
     def live(self) -> bool:
@@ -219,6 +220,33 @@ class Engine:
                     if task.arn == task_arn:
                         self._stop(run, task, "UserInitiated", reason or "Task stopped by user", USER_STOP_SAMPLE)
                         self._sync(run)
+
+    def standalone_started(self, moto_task: Any) -> None:
+        """RunTask / StartTask: a task of no service lives as its image says and is not replaced."""
+        with self.lock:
+            backend = moto_task._backend
+            key = f"{backend.account_id}/{moto_task.region_name}/{moto_task.cluster_name}/(standalone)"
+            run = self.services.setdefault(key, ServiceRun(service=_Standalone(backend, moto_task)))
+            moto_task.advance = lambda: None
+            moto_task.last_status = "PROVISIONING"
+            ip = _next_address()
+            if not moto_task.attachments:
+                moto_task.attachments = [_attachment(moto_task.id, ip)]
+            image = backend.describe_task_definition(moto_task.task_definition_arn).container_definitions[0]
+            behaviour = self.behaviour_of(image.get("image", ""))
+            run.tasks.append(
+                EngineTask(
+                    arn=moto_task.task_arn,
+                    deployment_id="",
+                    behaviour=behaviour,
+                    created_at=self.now,
+                    running_at=self.now + timedelta(seconds=START_SECONDS if behaviour.starts else behaviour.after_seconds),
+                    private_ip=_address_of(moto_task) or ip,
+                    container_instance_arn=moto_task.container_instance_arn,
+                    moto_task=moto_task,
+                    group=moto_task.group,
+                )
+            )
 
     def interrupt_spot(self, task_arn: str) -> EngineTask:
         """A Fargate Spot interruption: the two-minute notice now, the task stopped when it runs out."""
@@ -571,16 +599,8 @@ class Engine:
         )
         moto_task.last_status = "PROVISIONING"
         moto_task.advance = lambda: None  # the engine, not moto's describe-count state machine, moves it on
-        address = next(_addresses)
-        ip = f"10.0.{(address // 250) % 250}.{address % 250 + 2}"
-        moto_task.attachments = [
-            {
-                "id": f"eni-attachment-{moto_task.id[:8]}",
-                "type": "ElasticNetworkInterface",
-                "status": "ATTACHED",
-                "details": [{"name": "privateIPv4Address", "value": ip}],
-            }
-        ]
+        ip = _next_address()
+        moto_task.attachments = [_attachment(moto_task.id, ip)]
         backend.tasks.setdefault(cluster.name, {})[moto_task.task_arn] = moto_task
         image = definition.container_definitions[0].get("image", "")
         behaviour = self.behaviour_of(image)
@@ -594,6 +614,7 @@ class Engine:
             private_ip=ip,
             container_instance_arn=instance.container_instance_arn if instance else None,
             moto_task=moto_task,
+            group=f"service:{service.name}",
         )
         run.tasks.append(task)
         run.steady = False
@@ -704,7 +725,7 @@ class Engine:
         return TaskFacts(
             task_arn=task.arn,
             cluster_arn=run.service.cluster_arn,
-            group=f"service:{run.service.name}",
+            group=task.group or f"service:{run.service.name}",
             task_definition_arn=task.moto_task.task_definition_arn,
             launch_type=task.moto_task.launch_type,
             containers=self._images(task),
@@ -761,6 +782,44 @@ class _PlainNetworking:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._definition, name)
+
+
+class _Standalone:
+    """The tasks of a cluster that belong to no service, held as a service without deployments."""
+
+    def __init__(self, backend: Any, task: Any) -> None:
+        self._backend = backend
+        self._account_id = backend.account_id
+        self.region_name = task.region_name
+        self.cluster_name = task.cluster_name
+        self.cluster_arn = task.cluster_arn
+        self.name = "(standalone)"
+        self.arn = ""
+        self.load_balancers: list[dict[str, Any]] = []
+        self.desired_count = 0
+        self.launch_type = task.launch_type
+
+
+def _next_address() -> str:
+    address = next(_addresses)
+    return f"10.0.{(address // 250) % 250}.{address % 250 + 2}"
+
+
+def _attachment(task_id: str, ip: str) -> dict[str, Any]:
+    return {
+        "id": f"eni-attachment-{task_id[:8]}",
+        "type": "ElasticNetworkInterface",
+        "status": "ATTACHED",
+        "details": [{"name": "privateIPv4Address", "value": ip}],
+    }
+
+
+def _address_of(moto_task: Any) -> str | None:
+    for attachment in moto_task.attachments or []:
+        for item in attachment.get("details", []):
+            if item.get("name") == "privateIPv4Address":
+                return str(item["value"])
+    return None
 
 
 def _key(service: Any) -> str:
