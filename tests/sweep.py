@@ -223,11 +223,14 @@ SCENARIOS += [DEPLOY_ON_PUSH, DEPLOY_OBSERVED]
 
 # -- Spot drain: a terminate lifecycle hook, a Spot warning, a Fargate Spot interruption ------------------
 def _capacity_world(world: World) -> dict[str, Any]:
-    from tests.integration.test_spot_drain import Capacity, event_for, terminating
+    from tests.integration.test_spot_drain import Capacity, sent
 
-    capacity = Capacity()
-    hook = terminating(event_for("asg-instance-terminate-lifecycle-action.json", EC2InstanceId=capacity.instance_id))
-    warning = event_for("ec2-spot-interruption-warning.json", **{"instance-id": capacity.instance_id})
+    capacity = Capacity(world.project)
+    hook = capacity.terminate(capacity.instance_id)
+    from autopilot.local import lifecycle
+
+    lifecycle.inject_spot_warning(capacity.instance_id)
+    [warning] = sent("EC2 Spot Instance Interruption Warning")
     return {"capacity": capacity, "hook": hook, "warning": warning}
 
 
@@ -235,7 +238,12 @@ def _lifecycle_act(world: World, context: dict[str, Any]) -> int:
     invoke = lambda event: world.project.invoke("SpotDrainFunction", event)  # noqa: E731
     deliveries = until_done(lambda: invoke(context["hook"]))[1]
     capacity = context["capacity"]
-    capacity.ecs.stop_task(cluster="spot", task=capacity.service_task)  # the service task moves away
+    engine = world.bus.engine
+    for _ in range(24):  # ECS moves the service task to the spare instance within two minutes
+        if capacity.service_task not in capacity.tasks_on(capacity.container_instance):
+            break
+        engine.advance(5)
+    engine.take_events()
     return deliveries + drain_queue(invoke, os.environ["DRAIN_WAIT_QUEUE_URL"])
 
 
@@ -270,9 +278,10 @@ SCENARIOS += [LIFECYCLE_DRAIN, SPOT_WARNING_DRAIN]
 
 # -- Fargate Spot: the interrupted task leaves both of its service's target groups -------------------------
 def _fargate_world(world: World) -> dict[str, Any]:
-    from tests.integration.test_spot_drain import event_for, fargate_service
+    from tests.integration.test_spot_drain import fargate_service, interrupted
 
-    return {"groups": fargate_service(), "event": event_for("ecs-task-fargate-spot-interruption.json")}
+    groups = fargate_service()
+    return {"groups": groups, "event": interrupted()}
 
 
 def _fargate_state(world: World, context: dict[str, Any]) -> dict[str, Any]:

@@ -78,7 +78,6 @@ STOP_REASONS: dict[Fate, tuple[str, str, str | None]] = {
 }
 
 _deployment_ids = itertools.count(5_000_000_000_000_000_001)
-_addresses = itertools.count(10)
 
 
 def new_deployment_id() -> str:
@@ -167,6 +166,8 @@ class Engine:
         self.outbox: list[dict[str, Any]] = []
         self.lock = threading.RLock()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.tickers: list[Callable[[datetime], None]] = []  # the rest of the local AWS on this clock
+        self._addresses = itertools.count(10)  # task addresses: 10.0.0.12, … (the same in every run)
 
     # -- the world's knobs ---------------------------------------------------------------------------------
     def set_behaviour(self, image: str, behaviour: Behaviour) -> None:
@@ -179,10 +180,19 @@ class Engine:
                 return self.behaviours[key]
         return HEALTHY
 
+    def _next_address(self) -> str:
+        address = next(self._addresses)
+        return f"10.0.{(address // 250) % 250}.{address % 250 + 2}"
+
     def take_events(self) -> list[dict[str, Any]]:
         with self.lock:
             events, self.outbox = self.outbox, []
             return events
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """An event of the local AWS (ECS's own, or Auto Scaling's and EC2's on this clock) for the bus."""
+        with self.lock:
+            self._emit(event)
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.outbox.append(event)
@@ -229,7 +239,7 @@ class Engine:
             run = self.services.setdefault(key, ServiceRun(service=_Standalone(backend, moto_task)))
             moto_task.advance = lambda: None
             moto_task.last_status = "PROVISIONING"
-            ip = _next_address()
+            ip = self._next_address()
             if not moto_task.attachments:
                 moto_task.attachments = [_attachment(moto_task.id, ip)]
             image = backend.describe_task_definition(moto_task.task_definition_arn).container_definitions[0]
@@ -240,7 +250,8 @@ class Engine:
                     deployment_id="",
                     behaviour=behaviour,
                     created_at=self.now,
-                    running_at=self.now + timedelta(seconds=START_SECONDS if behaviour.starts else behaviour.after_seconds),
+                    running_at=self.now
+                    + timedelta(seconds=START_SECONDS if behaviour.starts else behaviour.after_seconds),
                     private_ip=_address_of(moto_task) or ip,
                     container_instance_arn=moto_task.container_instance_arn,
                     moto_task=moto_task,
@@ -248,7 +259,29 @@ class Engine:
                 )
             )
 
-    def interrupt_spot(self, task_arn: str) -> EngineTask:
+    def instance_terminated(self, ec2_instance_id: str) -> None:
+        """EC2 took the instance away: ECS deregisters its container instance and what still ran there stops
+        (service tasks are started again elsewhere by the scheduler)."""
+        with self.lock:
+            gone: set[str] = set()
+            for run in self.services.values():
+                for instance in run.service._backend.container_instances.get(run.service.cluster_name, {}).values():
+                    if instance.ec2_instance_id == ec2_instance_id:
+                        instance.status = "INACTIVE"
+                        instance.agent_connected = False
+                        gone.add(instance.container_instance_arn)
+            for run in self.services.values():
+                for task in run.live():
+                    if task.container_instance_arn in gone:
+                        self._stop(
+                            run,
+                            task,
+                            "TerminationNotice",
+                            f"Host EC2 (instance {ec2_instance_id}) terminated.",
+                            SCHEDULER_STOP_SAMPLE,
+                        )
+
+    def interrupt_spot(self, task_arn: str, *, stop_code: str = "SpotInterruption") -> EngineTask:
         """A Fargate Spot interruption: the two-minute notice now, the task stopped when it runs out."""
         with self.lock:
             for run in self.services.values():
@@ -262,7 +295,7 @@ class Engine:
                                 SPOT_INTERRUPTION_SAMPLE,
                                 self._facts(run, task),
                                 at=self.now,
-                                stop_code="SpotInterruption",
+                                stop_code=stop_code,
                                 stopped_reason="Your Spot Task was interrupted.",
                             )
                         )
@@ -302,6 +335,8 @@ class Engine:
         with self.lock:
             while self.now < end:
                 self.now = min(end, self.now + timedelta(seconds=TICK_SECONDS))
+                for ticker in list(self.tickers):
+                    ticker(self.now)
                 for run in list(self.services.values()):
                     self._reconcile(run)
 
@@ -375,9 +410,7 @@ class Engine:
                     self._fail(run, task)
             elif task.status == "RUNNING" and task.stop_at is not None and self.now >= task.stop_at:
                 if task.stop_as == "spot":
-                    self._stop(
-                        run, task, "SpotInterruption", "Your Spot Task was interrupted.", SCHEDULER_STOP_SAMPLE
-                    )
+                    self._stop(run, task, "SpotInterruption", "Your Spot Task was interrupted.", SCHEDULER_STOP_SAMPLE)
                 else:
                     self._fail(run, task)
             elif task.container_instance_arn in draining and self._replaced_elsewhere(run, task):
@@ -385,8 +418,7 @@ class Engine:
                     run,
                     task,
                     "ServiceSchedulerInitiated",
-                    f"Service scheduler stopped the task: container instance {task.container_instance_arn} "
-                    "is DRAINING",
+                    f"Service scheduler stopped the task: container instance {task.container_instance_arn} is DRAINING",
                     SCHEDULER_STOP_SAMPLE,
                 )
 
@@ -491,7 +523,8 @@ class Engine:
         if primary.rollout_state != "FAILED":
             room = math.floor(desired * self._maximum_percent(run) / 100) - len(run.live())
             for _ in range(max(0, min(room, desired - len(run.live(primary))))):
-                self._launch(run, primary)
+                if self._launch(run, primary) is None:
+                    break
             # the scheduler also replaces stopped tasks of a completed deployment (steady state)
         old = [t for t in run.live() if t.deployment_id != primary.id]
         for task in sorted(old, key=lambda t: t.healthy(self.now)):
@@ -511,7 +544,8 @@ class Engine:
         desired = int(run.service.desired_count)
         if primary.stage == "SCALE_UP":
             for _ in range(max(0, desired - len(run.live(primary)))):
-                self._launch(run, primary)
+                if self._launch(run, primary) is None:
+                    break
             if sum(t.healthy(self.now) for t in run.live(primary)) >= desired:
                 primary.stage = "PRODUCTION_TRAFFIC_SHIFT"
                 primary.stage_until = self.now
@@ -579,13 +613,17 @@ class Engine:
             run.steady = True
             self._emit(self._shapes(run).steady_state(run.service.arn, run.service.cluster_arn, at=self.now))
 
-    def _launch(self, run: ServiceRun, deployment: EngineDeployment) -> EngineTask:
+    def _launch(self, run: ServiceRun, deployment: EngineDeployment) -> EngineTask | None:
+        """Start a task of `deployment`; None when an EC2 task has no ACTIVE container instance to go to (ECS
+        reports a placement failure and tries again later)."""
         from moto.ecs.models import Task
 
         service = run.service
         backend = service._backend
         definition = backend.describe_task_definition(deployment.task_definition)
         instance = self._place(run)
+        if instance is None and (service.launch_type or "EC2") == "EC2":
+            return None
         cluster = backend._get_cluster(service.cluster_name)
         moto_task = Task(
             cluster,
@@ -599,7 +637,7 @@ class Engine:
         )
         moto_task.last_status = "PROVISIONING"
         moto_task.advance = lambda: None  # the engine, not moto's describe-count state machine, moves it on
-        ip = _next_address()
+        ip = self._next_address()
         moto_task.attachments = [_attachment(moto_task.id, ip)]
         backend.tasks.setdefault(cluster.name, {})[moto_task.task_arn] = moto_task
         image = definition.container_definitions[0].get("image", "")
@@ -622,13 +660,14 @@ class Engine:
         return task
 
     def _place(self, run: ServiceRun) -> Any:
-        """An ACTIVE container instance of the cluster for an EC2 task (the least loaded), or none (Fargate, or
-        a cluster without instances: the task runs unplaced)."""
+        """An ACTIVE container instance of the cluster for an EC2 task (the least loaded; spread), or None."""
         service = run.service
         if (service.launch_type or "EC2") != "EC2":
             return None
         instances = [
-            i for i in service._backend.container_instances.get(service.cluster_name, {}).values() if i.status == "ACTIVE"
+            i
+            for i in service._backend.container_instances.get(service.cluster_name, {}).values()
+            if i.status == "ACTIVE"
         ]
         if not instances:
             return None
@@ -675,7 +714,7 @@ class Engine:
 
     def _register_targets(self, run: ServiceRun, task: EngineTask) -> None:
         for target_group, port in self._target_groups(run):
-            target_group.register([{"id": task.private_ip, "port": port}])
+            target_group.register([{"Id": task.private_ip, "Port": port}])
 
     def _deregister_targets(self, run: ServiceRun, task: EngineTask) -> None:
         for target_group, _port in self._target_groups(run):
@@ -798,11 +837,6 @@ class _Standalone:
         self.load_balancers: list[dict[str, Any]] = []
         self.desired_count = 0
         self.launch_type = task.launch_type
-
-
-def _next_address() -> str:
-    address = next(_addresses)
-    return f"10.0.{(address // 250) % 250}.{address % 250 + 2}"
 
 
 def _attachment(task_id: str, ip: str) -> dict[str, Any]:
