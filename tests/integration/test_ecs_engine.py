@@ -36,9 +36,11 @@ def same_shape(emitted: Any, expected: Any, path: str = "$", *, exact: bool = Tr
         if not isinstance(emitted, dict):
             return [f"{path}: {type(emitted).__name__}, sample has an object"]
         extra, missing = set(emitted) - set(expected), set(expected) - set(emitted)
-        problems = [f"{path}: keys {sorted(extra | missing if exact else extra)} differ"] if extra or (
-            exact and missing
-        ) else []
+        problems = (
+            [f"{path}: keys {sorted(extra | missing if exact else extra)} differ"]
+            if extra or (exact and missing)
+            else []
+        )
         for key in set(emitted) & set(expected):
             problems += same_shape(emitted[key], expected[key], f"{path}.{key}")
         return problems
@@ -187,7 +189,7 @@ def test_a_bad_image_fails_its_tasks_until_the_circuit_breaker_fails_the_deploym
     fleet.deploy("1.1.0", behaviour)
     events = fleet.settle()
     stops = [e["detail"] for e in events if e["detail"].get("lastStatus") == "STOPPED"]
-    assert len(stops) >= 3  # threshold: 0.5 × 2 → at least 3
+    assert len(stops) >= 3  # threshold: half of 2, at least 3
     assert {s["stopCode"] for s in stops} == {stop_code}
     assert all(s["stoppedReason"].startswith(reason) for s in stops)
     if exit_code is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import timedelta
 
 import boto3
 import pytest
@@ -15,7 +14,7 @@ from autopilot.aws import clients
 from autopilot.local.chat_sink import Behaviour, ChatSink
 from autopilot.local.pump import pump
 from autopilot.notify.channels import signature
-from tests.integration.test_rollback_handler import T0, Story, deployment_event
+from tests.integration.test_rollback_handler import BAD, Story, deployment_events
 from tests.integration.world import World
 
 BOT_TOKEN = "xoxb-1111111111-2222222222-SeCrEtToKeNvAlUe"
@@ -60,9 +59,12 @@ def deploy_fail_rollback(story: Story) -> None:
 
 
 def run_failure(story: Story) -> None:
-    story.push("bad")
-    story.rollback(deployment_event("IN_PROGRESS", "ecs-svc/2", T0 + timedelta(minutes=10)))
-    story.rollback(deployment_event("FAILED", "ecs-svc/2", T0 + timedelta(minutes=15)))
+    """A bad build fails on the emulated ECS; its deployment's events (not its tasks') reach RollbackFunction."""
+    story.push("bad", BAD)
+    bad = story.primary_id()
+    held = story.collect()
+    for name in ("IN_PROGRESS", "FAILED"):
+        story.rollback(deployment_events(held, name, bad)[0])
     pump(story.world.project, os.environ["NOTIFY_QUEUE_URL"])
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 
-from autopilot.config.service_tags import is_valid_ecs_tag_value
 from autopilot.local.bus import LocalBus
 from autopilot.local.ecs import api as ecs_api
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION
@@ -26,11 +25,8 @@ SIDECAR = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 
 
-def ecs_tags(tags: Mapping[str, str], *, allow_invalid: bool = False) -> list[dict[str, str]]:
-    """ECS tags; every value must match ECS's TagValue pattern (moto does not check it, AWS does)."""
-    for key, value in tags.items():
-        if not allow_invalid:
-            assert is_valid_ecs_tag_value(value), f"tag value {key}={value!r} would be rejected by ECS"
+def ecs_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """ECS tags (the emulator refuses a value outside ECS's TagValue pattern, as ECS does)."""
     return [{"key": key, "value": value} for key, value in tags.items()]
 
 
@@ -78,15 +74,13 @@ class World:
         name: str,
         task_definition: str,
         tags: Mapping[str, str],
-        *,
-        allow_invalid_tags: bool = False,
         **extra: Any,
     ) -> str:
         response = self.ecs.create_service(
             cluster=cluster,
             serviceName=name,
             taskDefinition=task_definition,
-            tags=ecs_tags(tags, allow_invalid=allow_invalid_tags),
+            tags=ecs_tags(tags),
             **{"desiredCount": 1, **extra},
         )
         return str(response["service"]["serviceArn"])

@@ -242,10 +242,17 @@ def local() -> None:
 @local.command("up")
 @click.option("--port", type=click.IntRange(1, 65535), help="port on 127.0.0.1 (default: a free one)")
 @click.option("--seed", is_flag=True, help="create the services the samples in events/ name, tagged to be managed")
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.1, 600),
+    default=1.0,
+    show_default=True,
+    help="simulated seconds of the emulated ECS per real second",
+)
 @template_option
-def local_up(port: int | None, seed: bool, template: str | None) -> None:
-    """Start the emulator with the stack's resources and a chat sink; deliver notifications as Lambda would;
-    run until interrupted."""
+def local_up(port: int | None, seed: bool, speed: float, template: str | None) -> None:
+    """Start the emulator with the stack's resources and a chat sink; ECS deploys and runs tasks on its own clock
+    and its events reach the functions; deliver notifications as Lambda would; run until interrupted."""
     from autopilot.local import session
     from autopilot.local.emulator import Emulator, create_stack_resources, port_is_free
 
@@ -257,31 +264,25 @@ def local_up(port: int | None, seed: bool, template: str | None) -> None:
     except OSError as error:
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {error}") from error
     from autopilot.local.chat_sink import ChatSink
+    from autopilot.local.control import ControlServer, WorldClock
     from autopilot.local.demo import configure_local_routes
     from autopilot.local.pump import NotificationPump
 
     sink = ChatSink(printer=lambda line: out.print(Text(line))).start()  # a channel name is not markup
     pump: NotificationPump | None = None
+    clock: WorldClock | None = None
+    control: ControlServer | None = None
     try:
+        os.environ.setdefault("DRAIN_CHECK_SECONDS", str(max(0, int(60 / speed))))
         resources = create_stack_resources(project)
         configure_local_routes(sink)
         if seed:
             _seed(project)
         region = os.environ["AWS_REGION"]
-        saved = session.save(emulator.endpoint_url, region, resources.environment)
+        clock, control = _start_world(project, resources, speed)
+        saved = session.save(emulator.endpoint_url, region, resources.environment, control_url=control.url)
         pump = NotificationPump(project, resources.queues["NotificationQueue"]).start()
-        out.print(f"emulator listening on [bold]{emulator.endpoint_url}[/]")
-        out.print(f"  chat sink         {sink.base_url} (routes 'slack' and 'ops' in the config document)")
-        out.print(f"  ledger table      {resources.table}")
-        out.print(f"  config parameter  {resources.config_parameter}")
-        for name, url in resources.queues.items():
-            out.print(f"  queue {name:<27} {url}")
-        out.print(f"  settings          {saved}")
-        out.print("notifications on NotificationQueue are delivered to the chat sink and printed here.")
-        out.print("in another shell (the CLI reads the settings file):")
-        click.echo("  autopilot --local status")
-        out.print("or, for other tools, these variables (one line):")
-        click.echo("  export " + " ".join(f"{key}={value}" for key, value in _exported().items()))
+        _print_local_up(emulator.endpoint_url, sink.base_url, resources, saved, speed, control.url)
         out.print("Ctrl-C stops it.")
         while True:
             time.sleep(3600)
@@ -290,9 +291,100 @@ def local_up(port: int | None, seed: bool, template: str | None) -> None:
     finally:
         if pump is not None:
             pump.stop()
+        if clock is not None:
+            clock.stop()
+        if control is not None:
+            control.stop()
         session.clear(emulator.endpoint_url)
         sink.stop()
         emulator.stop()
+
+
+def _print_local_up(endpoint: str, sink: str, resources: Any, saved: Any, speed: float, control: str) -> None:
+    out.print(f"emulator listening on [bold]{endpoint}[/]")
+    out.print(f"  chat sink         {sink} (routes 'slack' and 'ops' in the config document)")
+    out.print(f"  ledger table      {resources.table}")
+    out.print(f"  config parameter  {resources.config_parameter}")
+    for name, url in resources.queues.items():
+        out.print(f"  queue {name:<27} {url}")
+    out.print(f"  settings          {saved}")
+    out.print(f"  emulated ECS      {speed:g} simulated second(s) per second; control on {control}")
+    out.print("notifications on NotificationQueue are delivered to the chat sink and printed here.")
+    out.print("in another shell (the CLI reads the settings file):")
+    click.echo("  autopilot --local status")
+    out.print("or, for other tools, these variables (one line):")
+    click.echo("  export " + " ".join(f"{key}={value}" for key, value in _exported().items()))
+    out.print("  autopilot local inject spot-warning|rebalance|fargate-spot …, local behaviour IMAGE SPEC")
+
+
+def _start_world(project: Project, resources: Any, speed: float) -> tuple[Any, Any]:
+    """The emulated ECS's clock (its events delivered to the functions) and the control port of `local inject`."""
+    from autopilot.local.bus import LocalBus
+    from autopilot.local.control import ControlServer, WorldClock
+
+    bus = LocalBus(project, resources.engine)
+    clock = WorldClock(bus, resources.queues.get("DrainWaitQueue"), speed=speed).start()
+    return clock, ControlServer(clock).start()
+
+
+@local.group("inject")
+def local_inject() -> None:
+    """Make something happen in the running `local up`, as AWS would send it."""
+
+
+def _control(path: str, body: dict[str, Any]) -> None:
+    from autopilot.local import session
+    from autopilot.local.control import ControlError, call
+
+    found = session.load()
+    if not found or not found.get("control_url"):
+        raise CliError("no `autopilot local up` is running on this machine (start one in another shell)")
+    try:
+        answer = call(str(found["control_url"]), path, body)
+    except ControlError as error:
+        raise CliError(str(error)) from error
+    except OSError as error:
+        raise CliError(f"the local emulator does not answer on {found['control_url']}: {error}") from error
+    if not _json(answer):
+        out.print(" ".join(f"{key}={value}" for key, value in answer.items()))
+
+
+@local_inject.command("spot-warning")
+@click.argument("instance")
+def inject_spot_warning(instance: str) -> None:
+    """EC2's two-minute Spot interruption warning for INSTANCE (Auto Scaling starts terminating it)."""
+    _control("/inject/spot-warning", {"instance": instance})
+
+
+@local_inject.command("rebalance")
+@click.argument("instance")
+def inject_rebalance(instance: str) -> None:
+    """EC2's rebalance recommendation for INSTANCE."""
+    _control("/inject/rebalance", {"instance": instance})
+
+
+@local_inject.command("fargate-spot")
+@click.argument("task")
+def inject_fargate_spot(task: str) -> None:
+    """A Fargate Spot interruption of the service task TASK (its ARN): the notice now, the stop in two minutes."""
+    _control("/inject/fargate-spot", {"task": task})
+
+
+@local.command("behaviour")
+@click.argument("image")
+@click.argument("behaviour")
+@click.option("--running", is_flag=True, help="also the tasks already running IMAGE")
+def local_behaviour(image: str, behaviour: str, running: bool) -> None:
+    """How tasks of IMAGE (its reference, digest or tag) behave in the emulated ECS: healthy, exits:CODE@Ns,
+    oom@Ns, health-check@Ns, pull-error, secret-error."""
+    _control("/behaviour", {"image": image, "behaviour": behaviour, "running": running})
+
+
+@local.command("advance")
+@click.argument("seconds", type=click.FloatRange(0, 86400))
+def local_advance(seconds: float) -> None:
+    """Let SECONDS of simulated time pass at once in the emulated ECS (events are delivered as they happen)."""
+    _control("/advance", {"seconds": seconds})
 
 
 def _rebuild_event(project: Project) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +17,14 @@ from rich.table import Table
 
 from autopilot.cli.render import short_image, short_task_definition
 from autopilot.ledger import Ledger
+from autopilot.local import lifecycle
+from autopilot.local.bus import Delivery, LocalBus
 from autopilot.local.chat_sink import ChatSink
+from autopilot.local.ecs.behaviour import parse_behaviour
+from autopilot.local.ecs.engine import Engine
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
 from autopilot.local.project import Project
-from autopilot.local.pump import pump
+from autopilot.local.pump import pump, run_event_source
 from autopilot.local.sample_events import EventFactory, image_manifest
 from autopilot.observability import logger
 from autopilot.refs import ServiceRef
@@ -95,16 +100,21 @@ class Timeline:
 
 
 class Story:
-    def __init__(self, project: Project, timeline: Timeline) -> None:
+    def __init__(self, project: Project, timeline: Timeline, engine: Engine) -> None:
         self.project = project
         self.timeline = timeline
+        self.engine = engine
         self.ecr = boto3.client("ecr")
         self.ecs = boto3.client("ecs")
         region = self.ecs.meta.region_name
         self.events = EventFactory(project.root / "events", account=LOCAL_ACCOUNT, region=region)
+        self.bus = LocalBus(project, engine, on_delivery=self.told)
         self.repository_uri = ""
         self.pushed: dict[str, str] = {}
         self.queue_url = os.environ["NOTIFY_QUEUE_URL"]
+        self.wait_url = os.environ["DRAIN_WAIT_QUEUE_URL"]
+        self.stops: Counter[str] = Counter()
+        self.told_stops: Counter[str] = Counter()
 
     def setup(self) -> None:
         self.repository_uri = self.ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
@@ -113,35 +123,17 @@ class Story:
         self.ecs.create_cluster(clusterName=CLUSTER)
         for name, tags in SERVICES.items():
             initial = "latest" if name == "web-staging" else "1.0.0"
-            task_definition = self.ecs.register_task_definition(
-                family=name,
-                requiresCompatibilities=["FARGATE"],
-                networkMode="awsvpc",
-                cpu="256",
-                memory="512",
-                containerDefinitions=[
-                    {
-                        "name": "web",
-                        "image": f"{self.repository_uri}:{initial}",
-                        "essential": True,
-                        "portMappings": [{"containerPort": 8080}],
-                        "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health"]},
-                    },
-                    {
-                        "name": "log-router",
-                        "image": SIDECAR,
-                        "essential": False,
-                        "firelensConfiguration": {"type": "fluentbit"},
-                    },
-                ],
-                tags=[{"key": "team", "value": "shop"}],
-            )["taskDefinition"]["taskDefinitionArn"]
             self.ecs.create_service(
                 cluster=CLUSTER,
                 serviceName=name,
-                taskDefinition=task_definition,
+                taskDefinition=self.task_definition(name, f"{self.repository_uri}:{initial}"),
                 desiredCount=2,
                 launchType="FARGATE",
+                deploymentConfiguration={
+                    "deploymentCircuitBreaker": {"enable": True, "rollback": False},
+                    "minimumHealthyPercent": 100,
+                    "maximumPercent": 200,
+                },
                 tags=[{"key": key, "value": value} for key, value in tags.items()],
             )
             policy = ", ".join(f"{k}={v}" for k, v in tags.items())
@@ -151,11 +143,40 @@ class Story:
                 service=f"{CLUSTER}/{name}",
                 tags=tags,
             )
+        self.settle("ECS starts both services' tasks", until=self.all_steady)
 
-    def push_image(self, tag: str, *, label: str | None = None) -> str:
+    def task_definition(self, family: str, image: str, **extra: Any) -> str:
+        definition: str = self.ecs.register_task_definition(
+            family=family,
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": "web",
+                    "image": image,
+                    "essential": True,
+                    "portMappings": [{"containerPort": 8080}],
+                    "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health"]},
+                },
+                {
+                    "name": "log-router",
+                    "image": SIDECAR,
+                    "essential": False,
+                    "firelensConfiguration": {"type": "fluentbit"},
+                },
+            ],
+            tags=[{"key": "team", "value": "shop"}],
+            **extra,
+        )["taskDefinition"]["taskDefinitionArn"]
+        return definition
+
+    def push_image(self, tag: str, *, label: str | None = None, behaviour: str = "healthy") -> str:
         image = self.ecr.put_image(repositoryName=REPOSITORY, imageManifest=image_manifest(label or tag), imageTag=tag)
         digest: str = image["image"]["imageId"]["imageDigest"]
         self.pushed[tag] = digest
+        self.engine.set_behaviour(digest, parse_behaviour(behaviour))
         return digest
 
     def inventory(self) -> None:
@@ -163,8 +184,8 @@ class Story:
         indexed = result.get("InventoryFunction", {}).get("services_indexed")
         self.timeline.step("inventory", f"index rebuilt: {indexed} managed service(s) use {REPOSITORY}", result=result)
 
-    def push(self, tag: str, note: str) -> dict[str, Any]:
-        digest = self.push_image(tag)
+    def push(self, tag: str, note: str, *, behaviour: str = "healthy") -> dict[str, Any]:
+        digest = self.push_image(tag, behaviour=behaviour)
         event = self.events.ecr_push(REPOSITORY, digest, tag)
         return self.deliver(event, f"docker push {REPOSITORY}:{tag}  [dim]({note})[/]")
 
@@ -192,181 +213,247 @@ class Story:
         return results
 
     def run(self, event: dict[str, Any], functions: list[str] | None = None) -> dict[str, Any]:
-        targets = functions or self.project.route(event)
-        if functions is None:
-            self.timeline.step(
-                "route", f"EventBridge rules match: {', '.join(targets) or 'nothing'}", functions=targets
-            )
-        return {function: self.project.invoke(function, event) for function in targets}
+        """Put an event on the local bus (or hand it to the named functions, as a schedule does)."""
+        if functions is not None:
+            return {function: self.project.invoke(function, event) for function in functions}
+        targets = self.project.route(event)
+        self.timeline.step("route", f"EventBridge rules match: {', '.join(targets) or 'nothing'}", functions=targets)
+        self.bus.on_delivery = None
+        try:
+            return self.bus.put(event).results
+        finally:
+            self.bus.on_delivery = self.told
 
     def tell_chat(self) -> None:
-        """What Lambda's SQS trigger does: NotifyFunction takes the queued messages and posts them to chat."""
+        """What Lambda's SQS triggers do: NotifyFunction posts the queued messages to chat; SpotDrainFunction
+        takes its own drain checks back from the wait queue."""
+        run_event_source(lambda event: self.project.invoke("SpotDrainFunction", event), self.wait_url, rounds=2)
         pump(self.project, self.queue_url)
 
-    def ecs_says(self, service: str, status: str, reason: str | None = None) -> dict[str, Any]:
-        """What ECS reports next about the service's newest (PRIMARY) deployment."""
-        described = self.ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
-        arn = described["serviceArn"]
-        deployment_id = next(d["id"] for d in described["deployments"] if d["status"] == "PRIMARY")
-        ecs_event = self.events.ecs_deployment(status, arn, deployment_id, reason=reason)
+    def settle(self, text: str, *, seconds: float = 900, until: Callable[[], bool] | None = None) -> None:
+        """Let the emulated ECS (and Auto Scaling, EC2) go on: what they send reaches the functions as it would."""
+        started = self.engine.now
+        self.timeline.step("ecs", f"{text}  [dim](simulated clock)[/]")
+        waited = 0.0
+        while waited < seconds and not (until is not None and until()):
+            self.engine.advance(5)
+            waited += 5
+            self.bus.flush()
+            self.tell_chat()
         self.timeline.step(
-            "ecs",
-            f"{service}: deployment {deployment_id} {status}  [dim](generated from the "
-            "emulator's state: ECS runs no tasks here)[/]",
-            event_id=ecs_event["id"],
+            "clock", f"{int((self.engine.now - started).total_seconds())} simulated seconds later", simulated=waited
         )
-        return self.outcome(self.run(ecs_event))
 
-    def outcome(self, results: dict[str, Any]) -> dict[str, Any]:
-        for function, result in results.items():
-            for item in result.get("results", []) if isinstance(result, dict) else []:
-                if "outcome" in item and "trigger" in item:
-                    self.timeline.step(
-                        "decision",
-                        f"{item.get('service')}: {item['outcome']} — {item['reason']}",
-                        function=function,
-                        **item,
-                    )
-        self.tell_chat()
-        return results
+    def all_steady(self) -> bool:
+        described = self.ecs.describe_services(cluster=CLUSTER, services=list(SERVICES))["services"]
+        return all(
+            len(s["deployments"]) == 1 and s["deployments"][0]["rolloutState"] in ("COMPLETED", "FAILED")
+            for s in described
+        )
+
+    def told(self, delivery: Delivery) -> None:
+        """What ECS (or EC2, Auto Scaling) sent and what the functions did with it, as timeline steps."""
+        event = delivery.event
+        subject = event["resources"][0].rsplit("/", 1)[-1] if event.get("resources") else ""
+        if delivery.kind == "ECS Deployment State Change":
+            detail = event["detail"]
+            state = detail["eventName"].removeprefix("SERVICE_DEPLOYMENT_")
+            self.timeline.step(
+                "ecs",
+                f"{subject}: deployment {detail['deploymentId']} {state} — {detail['reason']}",
+                ecs_event=detail["eventName"],
+                service=subject,
+            )
+        elif delivery.kind == "ECS Service Action":
+            self.timeline.step("ecs", f"{subject}: {event['detail']['eventName']}", ecs_event="SERVICE_STEADY_STATE")
+        elif delivery.kind == "ECS Task State Change" and event["detail"].get("lastStatus") == "STOPPED":
+            group = str(event["detail"].get("group", ""))
+            self.stops[group] += 1
+        elif delivery.kind == "ECS Task State Change" and event["detail"].get("stopCode"):
+            self.timeline.step("ecs", f"Fargate Spot interrupts a task of {event['detail'].get('group')}")
+        elif delivery.kind.startswith("EC2") and delivery.kind != "EC2 Instance-terminate Lifecycle Action":
+            self.timeline.step("spot", f"{delivery.kind} for {event['detail'].get('instance-id')}")
+        elif delivery.kind == "EC2 Instance-terminate Lifecycle Action":
+            instance = event["detail"]["EC2InstanceId"]
+            self.timeline.step("spot", f"Auto Scaling terminates {instance}: its terminate hook waits")
+        for function, result in delivery.results.items():
+            self.decision(function, result)
+
+    def decision(self, function: str, result: Any) -> None:
+        if not isinstance(result, dict):
+            return
+        if function == "TaskWatchFunction":
+            self.told_stops[str(result.get("subject"))] += int(bool(result.get("told")))
+            return
+        if "outcome" in result and function == "SpotDrainFunction":
+            detail = f" — {result['detail']}" if result.get("detail") else ""
+            self.timeline.step(
+                "decision",
+                f"{function}: {result['outcome']} {result.get('subject', '')}{detail}",
+                function=function,
+                outcome=result["outcome"],
+            )
+        for item in result.get("results", []):
+            if "outcome" in item and "trigger" in item and item["outcome"] not in ("RECORDED", "IGNORED"):
+                self.timeline.step(
+                    "decision",
+                    f"{item.get('service')}: {item['outcome']} — {item['reason']}",
+                    function=function,
+                    **item,
+                )
 
     def rollback_chapter(self) -> None:
-        self.ecs_says("web-prod", "IN_PROGRESS")
-        self.ecs_says("web-prod", "COMPLETED")  # the 1.2.0 deployment is healthy
-        self.push("1.3.0", "a bad build")
-        self.ecs_says("web-prod", "IN_PROGRESS")
-        self.ecs_says("web-prod", "FAILED")
+        self.settle("ECS rolls the 1.2.0 deployment out", until=self.all_steady)
+        self.push("1.3.0", "a bad build: its app exits 1 twenty seconds after it starts", behaviour="exits:1@20s")
+        self.settle("ECS starts 1.3.0's tasks; they crash", until=lambda: self.rolled_back("1.3.0"))
+        self.settle("ECS rolls the rollback out", until=self.all_steady)
         event = self.events.ecr_push(REPOSITORY, self.pushed["1.3.0"], "1.3.0")
         self.deliver(event, "the same bad 1.3.0 digest is pushed again")
         self.push("1.4.0", "a build that starts but misbehaves")
-        self.ecs_says("web-prod", "IN_PROGRESS")
+        self.settle("ECS starts 1.4.0's tasks", seconds=20)
         alarm = self.events.alarm("web-prod-5xx", CLUSTER, "web-prod")
         self.timeline.step(
             "alarm",
             "web-prod-5xx goes OK → ALARM within the 30-minute bake window of that deployment",
             event_id=alarm["id"],
         )
-        self.outcome(self.run(alarm))
+        results = self.run(alarm)
+        for function, result in results.items():
+            self.decision(function, result)
+        self.tell_chat()
+        self.settle("ECS rolls the rollback out", until=self.all_steady)
+
+    def rolled_back(self, tag: str) -> bool:
+        running = self.ecs.describe_services(cluster=CLUSTER, services=["web-prod"])["services"][0]["taskDefinition"]
+        body = self.ecs.describe_task_definition(taskDefinition=running)["taskDefinition"]
+        return not body["containerDefinitions"][0]["image"].endswith(self.pushed[tag]) and any(
+            d.name == "SERVICE_DEPLOYMENT_FAILED" for d in self.bus.deliveries
+        )
 
     def spot_chapter(self) -> None:
-        """An EC2 Spot instance in the cluster gets its two-minute warning; a Fargate Spot task of a service behind
-        a load balancer is interrupted; a service's tasks crash in a loop."""
-        ec2, elbv2 = boto3.client("ec2"), boto3.client("elbv2")
-        self.timeline.step("setup", "an EC2 Spot instance joins the cluster and runs a web-staging task…")
+        """Two EC2 Spot instances of an Auto Scaling group with a terminate hook serve the worker service; one
+        gets its two-minute warning. A Fargate Spot task of a service behind a load balancer is interrupted.
+        web-staging's app starts crashing in production."""
+        ec2, elbv2, autoscaling = boto3.client("ec2"), boto3.client("elbv2"), boto3.client("autoscaling")
+        self.timeline.step("setup", "an EC2 Spot instance joins the cluster and runs the worker service's task…")
         image = ec2.describe_images()["Images"][0]["ImageId"]
-        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m7g.large")["Instances"][0][
-            "InstanceId"
-        ]
-        document = json.dumps({"instanceId": instance, "region": self.events.region})
-        container_instance = self.ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)[
-            "containerInstance"
-        ]["containerInstanceArn"]
-        on_ec2 = self.ecs.register_task_definition(
-            family="web-staging-ec2",
-            containerDefinitions=[{"name": "web", "image": f"{self.repository_uri}:latest", "memory": 256}],
-        )["taskDefinition"]["taskDefinitionArn"]
-        self.ecs.start_task(
+        spot, spare = (
+            i["InstanceId"]
+            for i in ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, InstanceType="m7g.large")["Instances"]
+        )
+        autoscaling.create_launch_configuration(LaunchConfigurationName="spot", ImageId=image, InstanceType="m7g.large")
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName="demo-spot",
+            LaunchConfigurationName="spot",
+            MinSize=0,
+            MaxSize=2,
+            AvailabilityZones=[f"{self.events.region}a"],
+        )
+        autoscaling.attach_instances(AutoScalingGroupName="demo-spot", InstanceIds=[spot, spare])
+        autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName="demo-spot",
+            LifecycleHookName="drain-first",
+            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+            HeartbeatTimeout=300,
+            DefaultResult="CONTINUE",
+        )
+        container_instance = self.join(spot)
+        self.ecs.create_service(
             cluster=CLUSTER,
-            taskDefinition=on_ec2,
-            group="service:web-staging",
-            containerInstances=[container_instance],
+            serviceName="worker",
+            taskDefinition=self.ecs.register_task_definition(
+                family="worker",
+                containerDefinitions=[{"name": "web", "image": f"{self.repository_uri}:latest", "memory": 256}],
+            )["taskDefinition"]["taskDefinitionArn"],
+            desiredCount=1,
+            launchType="EC2",
         )
-        self.timeline.step(
-            "spot",
-            f"EC2 Spot warning for {instance} (runs a web-staging task)  [dim](generated from "
-            "the documented sample)[/]",
+        self.settle("ECS places the worker's task on the Spot instance", until=lambda: self.steady("worker"))
+        self.join(spare)
+        lifecycle.inject_spot_warning(spot)
+        self.settle(
+            f"EC2 warns that {spot} will be reclaimed in two minutes",
+            seconds=180,
+            until=lambda: spot in lifecycle.tasks_left,
         )
-        warning = self.events.from_sample("ec2-spot-interruption-warning.json", **{"instance-id": instance})
-        self.outcome_of_drain(self.run(warning))
         status = self.ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[container_instance])[
             "containerInstances"
         ][0]["status"]
-        self.timeline.step("state", f"container instance of {instance} is {status}", status=status)
+        tasks_left = lifecycle.tasks_left.get(spot)
+        completed = [call for call in lifecycle.calls if call[1] == spot]
+        if completed != [("complete", spot, "CONTINUE")] or tasks_left != 0:
+            raise DemoFailedError(
+                f"the terminate hook of {spot} ended as {completed} with {tasks_left} service task(s) left"
+            )
+        self.timeline.step(
+            "state",
+            f"container instance of {spot} was {status}; its hook was completed with CONTINUE once no service task "
+            "was left on it",
+            status=status,
+            hook=completed[0][2],
+            tasks_left=tasks_left,
+        )
 
         vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
         group = elbv2.create_target_group(Name="checkout", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")[
             "TargetGroups"
         ][0]["TargetGroupArn"]
-        elbv2.register_targets(
-            TargetGroupArn=group, Targets=[{"Id": "10.0.0.139", "Port": 8080}, {"Id": "10.0.0.140", "Port": 8080}]
-        )
         self.ecs.create_service(
             cluster=CLUSTER,
             serviceName="checkout",
-            taskDefinition=on_ec2,
+            taskDefinition=self.task_definition("checkout", f"{self.repository_uri}:latest"),
             desiredCount=2,
+            launchType="FARGATE",
             loadBalancers=[{"targetGroupArn": group, "containerName": "web", "containerPort": 8080}],
         )
-        self.timeline.step(
-            "spot",
-            "Fargate Spot interrupts a checkout task at 10.0.0.139  [dim](generated from the documented sample)[/]",
+        self.settle("ECS starts checkout behind its target group", until=lambda: self.steady("checkout"))
+        serving = sorted(
+            t["Target"]["Id"] for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
         )
-        cluster_arn = f"arn:aws:ecs:{self.events.region}:{LOCAL_ACCOUNT}:cluster/{CLUSTER}"
-        interrupted = self.own_containers(
-            self.events.from_sample(
-                "ecs-task-fargate-spot-interruption.json",
-                group="service:checkout",
-                clusterArn=cluster_arn,
-                taskArn=f"{cluster_arn.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}",
-            )
-        )
-        self.outcome_of_drain(self.run(interrupted))
+        task = self.ecs.list_tasks(cluster=CLUSTER, serviceName="checkout")["taskArns"][0]
+        interrupted = self.engine.interrupt_spot(task)
+        self.bus.flush()
+        self.tell_chat()
         left = sorted(
             t["Target"]["Id"] for t in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
         )
-        self.timeline.step("state", f"target group checkout now routes to {', '.join(left)} only", targets=left)
-
         self.timeline.step(
-            "crash",
-            "web-staging's tasks crash 25 times in a row (exit code 1)  [dim](stopped-task "
-            "events generated from the documented sample)[/]",
+            "state",
+            f"target group checkout routed to {', '.join(serving)}; now to {', '.join(left)} only "
+            f"({interrupted.private_ip} left before its task stopped)",
+            targets=left,
+            interrupted=interrupted.private_ip,
         )
-        told = 0
-        for _ in range(25):
-            stop = self.own_containers(
-                self.events.from_sample(
-                    "ecs-task-stopped-essential-exit.json",
-                    group="service:web-staging",
-                    clusterArn=cluster_arn,
-                    taskArn=f"{cluster_arn.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}",
-                )
-            )
-            result = self.run(stop, functions=["TaskWatchFunction"])["TaskWatchFunction"]
-            told += int(bool(result.get("told")))
-        self.tell_chat()
+
+        self.timeline.step("crash", "web-staging's app starts crashing in production (exit code 1 after 10 s)")
+        self.engine.set_behaviour(self.pushed["latest"], parse_behaviour("exits:1@10s"), running=True)
+        self.stops.clear()
+        self.told_stops.clear()
+        self.settle("ECS replaces the crashing tasks again and again", until=lambda: sum(self.stops.values()) >= 25)
+        stops = self.stops["service:web-staging"]
+        told = self.told_stops[f"{CLUSTER}/web-staging"]
         self.timeline.step(
             "decision",
-            f"TaskWatchFunction: 25 stops, {told} messages (the first, then the loop)",
+            f"TaskWatchFunction: {stops} stops, {told} messages (the first, then the loop)",
             function="TaskWatchFunction",
-            stops=25,
+            stops=stops,
             told=told,
         )
-        steady = self.events.from_sample("ecs-service-steady-state.json", clusterArn=cluster_arn)
-        steady["resources"] = [f"arn:aws:ecs:{self.events.region}:{LOCAL_ACCOUNT}:service/{CLUSTER}/web-staging"]
-        self.timeline.step("ecs", "web-staging is steady again  [dim](SERVICE_STEADY_STATE, generated)[/]")
-        self.run(steady)
-        self.tell_chat()
+        self.engine.set_behaviour(self.pushed["latest"], parse_behaviour("healthy"))
+        self.settle("the app is fixed: ECS's next tasks stay up", until=lambda: self.steady("web-staging"))
 
-    @staticmethod
-    def own_containers(event: dict[str, Any]) -> dict[str, Any]:
-        """The sample's container (FargateApp) is the demo's `web`: the events speak of the demo's world."""
-        for container in event["detail"].get("containers", []):
-            container["name"] = "web"
-        for override in event["detail"].get("overrides", {}).get("containerOverrides", []):
-            override["name"] = "web"
-        return event
+    def join(self, instance: str) -> str:
+        document = json.dumps({"instanceId": instance, "region": self.events.region})
+        arn: str = self.ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)[
+            "containerInstance"
+        ]["containerInstanceArn"]
+        return arn
 
-    def outcome_of_drain(self, results: dict[str, Any]) -> None:
-        for function, result in results.items():
-            if isinstance(result, dict) and "outcome" in result:
-                detail = f" — {result['detail']}" if result.get("detail") else ""
-                self.timeline.step(
-                    "decision",
-                    f"{function}: {result['outcome']} {result.get('subject', '')}{detail}",
-                    function=function,
-                    outcome=result["outcome"],
-                )
-        self.tell_chat()
+    def steady(self, service: str) -> bool:
+        return any(
+            d.name == "SERVICE_STEADY_STATE" and d.event["resources"][0].endswith(f"/{service}")
+            for d in self.bus.deliveries[-20:]
+        )
 
     def final_state(self) -> dict[str, dict[str, Any]]:
         services = self.ecs.describe_services(cluster=CLUSTER, services=list(SERVICES), include=["TAGS"])["services"]
@@ -415,6 +502,8 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
     timeline.step("emulator", "starting moto in server mode and creating the stack's resources…")
     with Emulator() as emulator:
         timeline.step("emulator", f"local AWS (moto) on {emulator.endpoint_url}", endpoint=emulator.endpoint_url)
+        # the drain's wait queue checks again at once: the emulated clock, not the wall clock, is what passes
+        os.environ.setdefault("DRAIN_CHECK_SECONDS", "0")
         resources = create_stack_resources(project, config_document=json.dumps(CONFIG_DOCUMENT))
         logger.setLevel("CRITICAL")  # the story is told by the timeline; the functions' logs stay quiet
         configure_local_routes(sink)
@@ -425,7 +514,7 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
             f"config {resources.config_parameter}",
             table=resources.table,
         )
-        story = Story(project, timeline)
+        story = Story(project, timeline, resources.engine)
         timeline.chapter(2, "Two services opt in with tags; pushes deploy themselves")
         story.setup()
         story.inventory()

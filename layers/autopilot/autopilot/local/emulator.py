@@ -99,14 +99,15 @@ class StackResources:
 def create_stack_resources(project: Project, *, config_document: str = "{}") -> StackResources:
     """Create what template.yaml creates that the handlers use: the ledger (its key schema and TTL read from
     the template), the queues, and the configuration document; and set the functions' environment."""
-    from autopilot.local import lifecycle
+    from autopilot.local import lifecycle, strict
     from autopilot.local.ecs import api as ecs_api
 
+    strict.install()
     ecs_api.install()
     engine = Engine(project.root / "events")
     ecs_api.use(engine)
     lifecycle.install()
-    lifecycle.reset()
+    lifecycle.attach(engine)
     ledger = project.resource("Ledger")["Properties"]
     dynamodb = boto3.client("dynamodb")
     dynamodb.create_table(

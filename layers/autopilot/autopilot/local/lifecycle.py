@@ -11,7 +11,7 @@ hooks") says:
   action, and its token when one is given; else a 400 ValidationError ("No active Lifecycle Action found with
   instance ID …"), never a 500. Completing moves the instance to `Terminating:Proceed` and terminates it.
 - A heartbeat pushes the timeout back by the hook's HeartbeatTimeout; at the timeout the hook's DefaultResult
-  applies (for a terminate hook both results terminate), at most 48 hours or 100 × the heartbeat timeout.
+  applies (for a terminate hook both results terminate), at most 48 hours or 100 times the heartbeat timeout.
 - A Spot interruption warning (`inject_spot_warning`) is the two-minute notice: Auto Scaling starts terminating
   the instance (its hook fires) and EC2 reclaims it two minutes later whatever the hook says.
 - When an instance goes, ECS loses its container instance: the emulated ECS stops what still ran there.
@@ -50,6 +50,7 @@ class PendingAction:
 pending: dict[tuple[str, str], PendingAction] = {}
 reclaim_at: dict[str, datetime] = {}  # Spot instances EC2 takes back at that moment
 calls: list[tuple[str, str, str | None]] = []
+tasks_left: dict[str, int] = {}  # service tasks still on an instance when its hook ended (0: drained in time)
 _engine: Engine | None = None
 
 
@@ -59,6 +60,7 @@ def attach(engine: Engine) -> None:
     pending.clear()
     reclaim_at.clear()
     calls.clear()
+    tasks_left.clear()
     _engine = engine
     engine.tickers.append(_tick)
 
@@ -210,6 +212,8 @@ def _finish(action: PendingAction, result: str, *, record: str | None = None) ->
     found = _group_of(action.instance)
     if record is not None:
         calls.append((record, action.instance, result))
+    if _engine is not None:
+        tasks_left[action.instance] = len(_engine.service_tasks_on(action.instance))
     if found is None:
         return
     backend, state = found

@@ -17,7 +17,7 @@ def path() -> Path:
     return Path(state) / "ecs-autopilot" / "local.json"
 
 
-def save(endpoint_url: str, region: str, environment: dict[str, str]) -> Path:
+def save(endpoint_url: str, region: str, environment: dict[str, str], *, control_url: str | None = None) -> Path:
     target = path()
     target.parent.mkdir(parents=True, exist_ok=True)
     variables = {
@@ -27,7 +27,8 @@ def save(endpoint_url: str, region: str, environment: dict[str, str]) -> Path:
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
     }
-    target.write_text(json.dumps({"endpoint_url": endpoint_url, "pid": os.getpid(), "environment": variables}))
+    saved = {"endpoint_url": endpoint_url, "pid": os.getpid(), "environment": variables, "control_url": control_url}
+    target.write_text(json.dumps(saved))
     return target
 
 

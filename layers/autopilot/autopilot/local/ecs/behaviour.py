@@ -19,7 +19,7 @@ class Fate(StrEnum):
     OUT_OF_MEMORY = "oom"
     HEALTH_CHECK = "health-check"  # runs, then fails its load balancer's health checks
     PULL_ERROR = "pull-error"  # never starts: the image cannot be pulled
-    SECRET_ERROR = "secret-error"  # never starts: a secret in the task definition cannot be read
+    SECRET_ERROR = "secret-error"  # noqa: S105 - never starts: a secret in the task definition cannot be read
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ deployment circuit breaker detects failures", "Amazon ECS blue/green deployments
   task lives as its image's `Behaviour` says: healthy, or stopping with the stop code, reason and exit code ECS
   reports for that failure.
 - The deployment circuit breaker (`deploymentCircuitBreaker.enable`) fails the deployment once its failed
-  tasks reach the threshold (documented: 0.5 × desired count, at least 3, at most 200; or the configured
+  tasks reach the threshold (documented: half the desired count, at least 3, at most 200; or the configured
   `thresholdConfiguration`); with `rollback` it starts a deployment back to the last completed one.
 - A deployment whose tasks are all running and healthy, with no older task left, COMPLETES; the service
   reports SERVICE_STEADY_STATE.
@@ -170,9 +170,35 @@ class Engine:
         self._addresses = itertools.count(10)  # task addresses: 10.0.0.12, … (the same in every run)
 
     # -- the world's knobs ---------------------------------------------------------------------------------
-    def set_behaviour(self, image: str, behaviour: Behaviour) -> None:
-        """How tasks of `image` (as written in the container definition, or its digest or tag) behave."""
-        self.behaviours[image] = behaviour
+    def set_behaviour(self, image: str, behaviour: Behaviour, *, running: bool = False) -> None:
+        """How tasks of `image` (as written in the container definition, or its digest or tag) behave from now
+        on; with `running`, the tasks already running it too (an app that starts crashing in production)."""
+        with self.lock:
+            self.behaviours[image] = behaviour
+            for run in self.services.values() if running else []:
+                for task in run.live():
+                    if self.behaviour_of(self._images(task)[0][1]) is behaviour and task.stop_as is None:
+                        task.behaviour = behaviour
+                        task.stop_at = (
+                            self.now + timedelta(seconds=behaviour.after_seconds) if behaviour.fails else None
+                        )
+
+    def service_tasks_on(self, ec2_instance_id: str) -> list[str]:
+        """The live service tasks on the container instance of an EC2 instance."""
+        with self.lock:
+            arns = {
+                instance.container_instance_arn
+                for run in self.services.values()
+                for instance in run.service._backend.container_instances.get(run.service.cluster_name, {}).values()
+                if instance.ec2_instance_id == ec2_instance_id
+            }
+            return [
+                task.arn
+                for run in self.services.values()
+                if not isinstance(run.service, _Standalone)
+                for task in run.live()
+                if task.container_instance_arn in arns
+            ]
 
     def behaviour_of(self, image: str) -> Behaviour:
         for key in (image, image.rsplit("@", 1)[-1], image.rsplit(":", 1)[-1] if "@" not in image else ""):
@@ -627,7 +653,7 @@ class Engine:
         cluster = backend._get_cluster(service.cluster_name)
         moto_task = Task(
             cluster,
-            _PlainNetworking(definition),
+            _PlainNetworking(definition),  # type: ignore[arg-type]
             instance.container_instance_arn if instance else None,
             None,
             backend,
@@ -636,7 +662,7 @@ class Engine:
             started_by=deployment.id,
         )
         moto_task.last_status = "PROVISIONING"
-        moto_task.advance = lambda: None  # the engine, not moto's describe-count state machine, moves it on
+        moto_task.advance = lambda: None  # type: ignore[method-assign] # the engine, not moto's describe-count state machine, moves it on
         ip = self._next_address()
         moto_task.attachments = [_attachment(moto_task.id, ip)]
         backend.tasks.setdefault(cluster.name, {})[moto_task.task_arn] = moto_task

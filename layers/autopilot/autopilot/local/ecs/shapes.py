@@ -119,25 +119,7 @@ class EventShapes:
         """A task state change from the sample `sample_name`, about the task `facts` describes."""
         event = self._envelope(sample_name, at, [facts.task_arn])
         detail = event["detail"]
-        stopping = detail.get("lastStatus") == "STOPPED"
-        template = next((c for c in detail.get("containers", []) if c.get("name") == "FargateApp"), None)
-        containers = []
-        for index, (name, image) in enumerate(facts.containers):
-            container = copy.deepcopy(template or {})
-            container.update(name=name, image=image, taskArn=facts.task_arn)
-            container["containerArn"] = f"{facts.task_arn.replace(':task/', ':container/')}/{name}"
-            for interface in container.get("networkInterfaces", []):
-                interface["privateIpv4Address"] = facts.private_ip
-            if "exitCode" in container:
-                container["exitCode"] = exit_code if index == 0 and exit_code is not None else 143
-            if "reason" in container:
-                if index == 0 and container_reason:
-                    container["reason"] = container_reason
-                else:
-                    del container["reason"]
-            if "lastStatus" in container:
-                container["lastStatus"] = "STOPPED" if stopping else container["lastStatus"]
-            containers.append(container)
+        containers = _containers(detail, facts, exit_code=exit_code, container_reason=container_reason)
         if "containers" in detail:
             detail["containers"] = containers
         for attachment in detail.get("attachments", []):
@@ -167,3 +149,30 @@ class EventShapes:
             if key in detail and value is not None:
                 detail[key] = value
         return event
+
+
+def _containers(
+    detail: dict[str, Any], facts: TaskFacts, *, exit_code: int | None, container_reason: str | None
+) -> list[dict[str, Any]]:
+    """One entry per container of the task, each a copy of the sample's app container with this task's values;
+    the essential (first) container carries the exit code and reason, the others were stopped with it (143)."""
+    stopping = detail.get("lastStatus") == "STOPPED"
+    template = next((c for c in detail.get("containers", []) if c.get("name") == "FargateApp"), None)
+    containers = []
+    for index, (name, image) in enumerate(facts.containers):
+        container = copy.deepcopy(template or {})
+        container.update(name=name, image=image, taskArn=facts.task_arn)
+        container["containerArn"] = f"{facts.task_arn.replace(':task/', ':container/')}/{name}"
+        for interface in container.get("networkInterfaces", []):
+            interface["privateIpv4Address"] = facts.private_ip
+        if "exitCode" in container:
+            container["exitCode"] = exit_code if index == 0 and exit_code is not None else 143
+        if "reason" in container:
+            if index == 0 and container_reason:
+                container["reason"] = container_reason
+            else:
+                del container["reason"]
+        if "lastStatus" in container and stopping:
+            container["lastStatus"] = "STOPPED"
+        containers.append(container)
+    return containers

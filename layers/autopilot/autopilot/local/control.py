@@ -1,0 +1,156 @@
+"""`local up`'s clock and its control port: the emulated ECS runs on its own, and the world can be changed.
+
+- `WorldClock` advances the emulated ECS (and Auto Scaling, EC2 Spot) with the wall clock, `speed` simulated
+  seconds per second, delivers what they send by template.yaml's rules, and takes the drain wait queue back to
+  SpotDrainFunction, as Lambda's event source would.
+- `ControlServer` (127.0.0.1 only) is how `autopilot local inject …` and `autopilot local behaviour …` in
+  another shell reach the emulator process: a Spot warning, a rebalance recommendation, a Fargate Spot
+  interruption, an image's behaviour, or simulated time passing at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from autopilot.local import lifecycle
+from autopilot.local.bus import Delivery, LocalBus
+from autopilot.local.ecs.behaviour import parse_behaviour
+from autopilot.local.pump import run_event_source
+from autopilot.observability import logger
+
+
+class WorldClock:
+    def __init__(self, bus: LocalBus, wait_queue_url: str | None, *, speed: float = 1.0) -> None:
+        self.bus = bus
+        self.wait_queue_url = wait_queue_url
+        self.speed = speed
+        self.lock = threading.RLock()  # one change of the world at a time: the tick, or a control action
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="world-clock", daemon=True)
+
+    def start(self) -> WorldClock:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+    def step(self, seconds: float) -> list[Delivery]:
+        with self.lock:
+            delivered = self.bus.settle(seconds)
+            if self.wait_queue_url:
+                project = self.bus.project
+                run_event_source(
+                    lambda event: project.invoke("SpotDrainFunction", event), self.wait_queue_url, rounds=2
+                )
+            return delivered
+
+    def _run(self) -> None:
+        while not self._stopped.wait(1.0):
+            try:
+                self.step(self.speed)
+            except Exception:
+                logger.exception("local world clock tick failed")
+
+
+def _actions(clock: WorldClock) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    engine = clock.bus.engine
+
+    def spot_warning(body: dict[str, Any]) -> dict[str, Any]:
+        event = lifecycle.inject_spot_warning(str(body["instance"]))
+        return {"sent": event["detail-type"], "instance": body["instance"]}
+
+    def rebalance(body: dict[str, Any]) -> dict[str, Any]:
+        event = lifecycle.inject_rebalance(str(body["instance"]))
+        return {"sent": event["detail-type"], "instance": body["instance"]}
+
+    def fargate_spot(body: dict[str, Any]) -> dict[str, Any]:
+        task = engine.interrupt_spot(str(body["task"]))
+        return {"sent": "ECS Task State Change", "task": task.arn, "stops_in_seconds": 120}
+
+    def behaviour(body: dict[str, Any]) -> dict[str, Any]:
+        parsed = parse_behaviour(str(body["behaviour"]))
+        engine.set_behaviour(str(body["image"]), parsed, running=bool(body.get("running")))
+        return {"image": body["image"], "behaviour": str(parsed)}
+
+    def advance(body: dict[str, Any]) -> dict[str, Any]:
+        delivered = clock.step(float(body["seconds"]))
+        return {"simulated_now": engine.now.isoformat(), "delivered": [d.kind for d in delivered]}
+
+    return {
+        "/inject/spot-warning": spot_warning,
+        "/inject/rebalance": rebalance,
+        "/inject/fargate-spot": fargate_spot,
+        "/behaviour": behaviour,
+        "/advance": advance,
+    }
+
+
+class ControlServer:
+    def __init__(self, clock: WorldClock) -> None:
+        actions = _actions(clock)
+        lock = clock.lock
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                action = actions.get(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    if action is None:
+                        raise LookupError(f"no control action {self.path}")
+                    with lock:
+                        answer, status = action(body), 200
+                except (KeyError, ValueError, LookupError, RuntimeError) as error:
+                    answer, status = {"error": str(error).strip("'\"")}, 400
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-control", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ControlServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def call(control_url: str, path: str, body: dict[str, Any], *, timeout: float = 30) -> dict[str, Any]:
+    """What the CLI does: POST to the running `local up`'s control port; its answer, or its error."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - 127.0.0.1, written by local up
+        f"{control_url}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            found: dict[str, Any] = json.loads(answer.read())
+            return found
+    except urllib.error.HTTPError as error:
+        found = json.loads(error.read() or b"{}")
+        raise ControlError(str(found.get("error") or error)) from error
+
+
+class ControlError(Exception):
+    pass
