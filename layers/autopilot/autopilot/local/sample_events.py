@@ -71,37 +71,6 @@ class EventFactory:
             event["detail"]["image-tag"] = tag
         return event
 
-    def ecs_deployment(
-        self,
-        status: str,
-        service_arn: str,
-        deployment_id: str,
-        *,
-        reason: str | None = None,
-        updated_at: datetime | None = None,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """What ECS sends when a deployment of the service changes state (ECS runs no tasks in the emulator):
-        the deployment's `updatedAt` and the event's `time` are now unless given."""
-        sample = {
-            "IN_PROGRESS": "ecs-deployment-in-progress.json",
-            "COMPLETED": "ecs-deployment-completed.json",
-            "FAILED": "ecs-deployment-failed.json",
-        }[status]
-        event = self._from_sample(sample)
-        event["resources"] = [service_arn]
-        if at is not None:
-            event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        event["detail"].update(
-            deploymentId=deployment_id,
-            updatedAt=(updated_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        )
-        if reason:
-            event["detail"]["reason"] = reason
-        elif status != "FAILED":
-            event["detail"]["reason"] = f"ECS deployment {deployment_id} {status.lower().replace('_', ' ')}."
-        return event
-
     def alarm(self, alarm_name: str, cluster: str, service: str) -> dict[str, Any]:
         """A metric alarm on the service's ECS metrics going from OK to ALARM now."""
         event = self._from_sample("alarm-ecs-service-metric.json")
