@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -311,7 +312,8 @@ class Story:
         self.deliver(event, "the same bad 1.3.0 digest is pushed again")
         self.push("1.4.0", "a build that starts but misbehaves")
         self.settle("ECS starts 1.4.0's tasks", seconds=20)
-        alarm = self.events.alarm("web-prod-5xx", CLUSTER, "web-prod")
+        # the alarm fires now on the emulated clock (it runs ahead of the wall clock the functions read)
+        alarm = self.events.alarm("web-prod-5xx", CLUSTER, "web-prod", at=max(datetime.now(UTC), self.engine.now))
         self.timeline.step(
             "alarm",
             "web-prod-5xx goes OK → ALARM within the 30-minute bake window of that deployment",
@@ -387,8 +389,8 @@ class Story:
             )
         self.timeline.step(
             "state",
-            f"container instance of {spot} was {status}; its hook was completed with CONTINUE once no service task "
-            "was left on it",
+            f"the terminate hook of {spot} was completed with CONTINUE once no service task was left on it; "
+            f"the instance is gone (its container instance is {status})",
             status=status,
             hook=completed[0][2],
             tasks_left=tasks_left,
@@ -429,7 +431,7 @@ class Story:
         self.engine.set_behaviour(self.pushed["latest"], parse_behaviour("exits:1@10s"), running=True)
         self.stops.clear()
         self.told_stops.clear()
-        self.settle("ECS replaces the crashing tasks again and again", until=lambda: sum(self.stops.values()) >= 25)
+        self.settle("ECS replaces the crashing tasks again and again", until=lambda: self.stops["service:web-staging"] >= 25)
         stops = self.stops["service:web-staging"]
         told = self.told_stops[f"{CLUSTER}/web-staging"]
         self.timeline.step(

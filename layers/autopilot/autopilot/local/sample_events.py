@@ -71,9 +71,11 @@ class EventFactory:
             event["detail"]["image-tag"] = tag
         return event
 
-    def alarm(self, alarm_name: str, cluster: str, service: str) -> dict[str, Any]:
-        """A metric alarm on the service's ECS metrics going from OK to ALARM now."""
+    def alarm(self, alarm_name: str, cluster: str, service: str, *, at: datetime | None = None) -> dict[str, Any]:
+        """A metric alarm on the service's ECS metrics going from OK to ALARM now (or `at`)."""
+        moment = at or datetime.now(UTC)
         event = self._from_sample("alarm-ecs-service-metric.json")
+        event["time"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         event["resources"] = [f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{alarm_name}"]
         detail = event["detail"]
         detail["alarmName"] = alarm_name
@@ -81,7 +83,7 @@ class EventFactory:
             "ClusterName": cluster,
             "ServiceName": service,
         }
-        detail["state"]["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        detail["state"]["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         return event
 
     def from_sample(self, name: str, **detail: Any) -> dict[str, Any]:

@@ -547,8 +547,10 @@ class Engine:
     def _rolling(self, run: ServiceRun, primary: EngineDeployment) -> None:
         desired = int(run.service.desired_count)
         if primary.rollout_state != "FAILED":
+            draining = self._draining_instances(run)
+            staying = [t for t in run.live(primary) if t.container_instance_arn not in draining or t.stop_as]
             room = math.floor(desired * self._maximum_percent(run) / 100) - len(run.live())
-            for _ in range(max(0, min(room, desired - len(run.live(primary))))):
+            for _ in range(max(0, min(room, desired - len(staying)))):
                 if self._launch(run, primary) is None:
                     break
             # the scheduler also replaces stopped tasks of a completed deployment (steady state)
