@@ -145,3 +145,54 @@ def test_every_command_answers_in_json_for_scripts(local_up: LocalUp) -> None:
     lines = [json.loads(line) for line in replayed.stdout.splitlines()]
     assert [line["event"] for line in lines] == samples
     assert lines[0]["functions"] == ["DeployFunction"] and "DeployFunction" in lines[0]["results"]
+
+
+def test_the_running_emulator_deploys_and_takes_injected_events(local_up: LocalUp) -> None:
+    """`local up` runs the emulated ECS on its clock: a service created against it deploys by itself, a bad
+    image fails its deployment, a Spot warning is injected from another shell, and wrong input is one line."""
+    env = local_up.env
+    script = """
+import boto3, json, sys
+ecs, ec2 = boto3.client("ecs"), boto3.client("ec2")
+ecs.create_cluster(clusterName="inject")
+td = ecs.register_task_definition(family="bad", containerDefinitions=[
+    {"name": "app", "image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/bad:1", "memory": 128}])
+ecs.create_service(cluster="inject", serviceName="bad", desiredCount=1, launchType="FARGATE",
+    taskDefinition=td["taskDefinition"]["taskDefinitionArn"],
+    deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+image = ec2.describe_images()["Images"][0]["ImageId"]
+instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+document = json.dumps({"instanceId": instance, "region": "us-west-2"})
+ecs.register_container_instance(cluster="inject", instanceIdentityDocument=document)
+print(instance)
+"""
+    session = {**env, **dict(pair.split("=", 1) for pair in shlex.split(local_up.hint())[1:])}
+    assert cli("local", "behaviour", "bad:1", "pull-error", env=env).returncode == 0
+    made = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=session, check=False)
+    assert made.returncode == 0, made.stderr
+    instance = made.stdout.strip()
+    advanced = cli("--json", "local", "advance", "300", env=env)
+    assert advanced.returncode == 0, advanced.stderr
+    described = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import boto3; s = boto3.client('ecs').describe_services(cluster='inject', "
+            "services=['bad'])['services'][0]; print(s['deployments'][0]['rolloutState'])",
+        ],
+        capture_output=True,
+        text=True,
+        env=session,
+        check=False,
+    )
+    assert described.stdout.strip() == "FAILED", described.stderr  # the circuit breaker, on the emulated clock
+    injected = cli("local", "inject", "spot-warning", instance, env=env)
+    assert injected.returncode == 0, injected.stderr
+    assert "EC2 Spot Instance Interruption Warning" in injected.stdout
+    local_up.read_until(f"{instance} gets a Spot")  # SpotDrainFunction told the channel
+    assert not [line for line in local_up.lines if any(marker in line for marker in LOG_MARKERS)]
+    unknown = cli("local", "inject", "spot-warning", "i-0000000000000000f", env=env)
+    assert unknown.returncode == 1
+    assert unknown.stderr.count("\n") == 1 and "no EC2 instance i-0000000000000000f" in unknown.stderr
+    wrong = cli("local", "behaviour", "bad:1", "crashes", env=env)
+    assert wrong.returncode == 1 and "unknown image behaviour" in wrong.stderr

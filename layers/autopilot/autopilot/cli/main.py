@@ -275,6 +275,10 @@ def local_up(port: int | None, seed: bool, speed: float, template: str | None) -
     try:
         os.environ.setdefault("DRAIN_CHECK_SECONDS", str(max(0, int(60 / speed))))
         resources = create_stack_resources(project)
+        # the functions log to stderr with -v, else not at all: stdout shows what the channel receives
+        from autopilot.cli import target
+
+        target.quiet_handlers(bool((click.get_current_context().find_root().obj or {}).get("verbose")))
         configure_local_routes(sink)
         if seed:
             _seed(project)

@@ -174,7 +174,8 @@ class Engine:
         """How tasks of `image` (as written in the container definition, or its digest or tag) behave from now
         on; with `running`, the tasks already running it too (an app that starts crashing in production)."""
         with self.lock:
-            self.behaviours[image] = behaviour
+            self.behaviours.pop(image, None)
+            self.behaviours[image] = behaviour  # set again: the most recent wins
             for run in self.services.values() if running else []:
                 for task in run.live():
                     if self.behaviour_of(self._images(task)[0][1]) is behaviour and task.stop_as is None:
@@ -201,8 +202,11 @@ class Engine:
             ]
 
     def behaviour_of(self, image: str) -> Behaviour:
-        for key in (image, image.rsplit("@", 1)[-1], image.rsplit(":", 1)[-1] if "@" not in image else ""):
-            if key and key in self.behaviours:
+        """The behaviour set for this image: by its full reference, `repository:tag` or `repository@digest`
+        (the end of the reference), its digest, or its tag; the most recently set wins."""
+        tag = image.rsplit(":", 1)[-1] if "@" not in image else None
+        for key in reversed(self.behaviours):
+            if image == key or image.endswith(("/" + key, "@" + key)) or key == tag:
                 return self.behaviours[key]
         return HEALTHY
 
