@@ -431,7 +431,9 @@ class Story:
         self.engine.set_behaviour(self.pushed["latest"], parse_behaviour("exits:1@10s"), running=True)
         self.stops.clear()
         self.told_stops.clear()
-        self.settle("ECS replaces the crashing tasks again and again", until=lambda: self.stops["service:web-staging"] >= 25)
+        self.settle(
+            "ECS replaces the crashing tasks again and again", until=lambda: self.stops["service:web-staging"] >= 25
+        )
         stops = self.stops["service:web-staging"]
         told = self.told_stops[f"{CLUSTER}/web-staging"]
         self.timeline.step(
