@@ -136,13 +136,9 @@ def begin_termination(instance: str) -> bool:
 
 
 def inject_spot_warning(instance: str) -> dict[str, Any]:
-    """EC2's two-minute Spot interruption warning for `instance`."""
+    """EC2's two-minute Spot interruption warning for `instance`: Auto Scaling starts terminating it."""
     engine = _require_engine()
-    backend = _ec2_backend_of(instance)
-    arn = f"arn:aws:ec2:{backend.region_name}:{backend.account_id}:instance/{instance}"
-    event = _event("ec2-spot-interruption-warning.json", [arn], backend)
-    event["detail"].update({"instance-id": instance, "instance-action": "terminate"})
-    engine.emit(event)
+    event = _instance_event("ec2-spot-interruption-warning.json", instance, **{"instance-action": "terminate"})
     reclaim_at[instance] = engine.now + timedelta(seconds=SPOT_NOTICE_SECONDS)
     begin_termination(instance)
     return event
@@ -150,11 +146,16 @@ def inject_spot_warning(instance: str) -> dict[str, Any]:
 
 def inject_rebalance(instance: str) -> dict[str, Any]:
     """EC2's rebalance recommendation for `instance` (nothing is terminated)."""
+    return _instance_event("ec2-rebalance-recommendation.json", instance)
+
+
+def _instance_event(sample: str, instance: str, **detail: str) -> dict[str, Any]:
+    """An EC2 event about `instance`, sent on the bus now."""
     engine = _require_engine()
     backend = _ec2_backend_of(instance)
     arn = f"arn:aws:ec2:{backend.region_name}:{backend.account_id}:instance/{instance}"
-    event = _event("ec2-rebalance-recommendation.json", [arn], backend)
-    event["detail"]["instance-id"] = instance
+    event = _event(sample, [arn], backend)
+    event["detail"].update({"instance-id": instance, **detail})
     engine.emit(event)
     return event
 

@@ -320,14 +320,12 @@ class Engine:
                         task.stop_at, task.stop_as = self.now + timedelta(seconds=SPOT_NOTICE_SECONDS), "spot"
                         task.version += 1
                         task.moto_task.desired_status = "STOPPED"
-                        self._emit(
-                            self._shapes(run).task(
-                                SPOT_INTERRUPTION_SAMPLE,
-                                self._facts(run, task),
-                                at=self.now,
-                                stop_code=stop_code,
-                                stopped_reason="Your Spot Task was interrupted.",
-                            )
+                        self._tell(
+                            run,
+                            task,
+                            SPOT_INTERRUPTION_SAMPLE,
+                            stop_code=stop_code,
+                            stopped_reason="Your Spot Task was interrupted.",
                         )
                         return task
             raise KeyError(f"no running service task {task_arn}")
@@ -433,7 +431,7 @@ class Engine:
                     task.status, task.started_at = "RUNNING", task.running_at
                     task.moto_task.last_status = "RUNNING"
                     task.version += 1
-                    self._emit(self._shapes(run).task(RUNNING_SAMPLE, self._facts(run, task), at=self.now))
+                    self._tell(run, task, RUNNING_SAMPLE)
                     if task.behaviour.fails:
                         task.stop_at = task.started_at + timedelta(seconds=task.behaviour.after_seconds)
                 else:
@@ -732,17 +730,19 @@ class Engine:
         task.moto_task.stopped_reason = reason
         run.steady = False
         self._deregister_targets(run, task)
-        self._emit(
-            self._shapes(run).task(
-                sample,
-                self._facts(run, task),
-                at=self.now,
-                stop_code=code,
-                stopped_reason=reason,
-                container_reason=container_reason,
-                exit_code=exit_code,
-            )
+        self._tell(
+            run,
+            task,
+            sample,
+            stop_code=code,
+            stopped_reason=reason,
+            container_reason=container_reason,
+            exit_code=exit_code,
         )
+
+    def _tell(self, run: ServiceRun, task: EngineTask, sample: str, **values: Any) -> None:
+        """A task state change about `task`, from `sample`, sent now."""
+        self._emit(self._shapes(run).task(sample, self._facts(run, task), at=self.now, **values))
 
     def _register_targets(self, run: ServiceRun, task: EngineTask) -> None:
         for target_group, port in self._target_groups(run):
