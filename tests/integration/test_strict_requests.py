@@ -25,10 +25,9 @@ CONTAINERS = [{"name": "web", "image": "nginx:1.27", "memory": 128, "essential":
 
 @pytest.fixture
 def strict_aws() -> Iterator[None]:
-    strict.install()
+    strict.install()  # on in every test (create_stack_resources installs it too): never taken off
     with mock_aws():
         yield
-    strict.uninstall()
 
 
 def client(service: str, config: Config | None = None) -> Any:
@@ -252,7 +251,6 @@ def strict_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     strict.install()
     with Emulator() as running:
         yield running
-    strict.uninstall()
     boto3.setup_default_session()
 
 
