@@ -25,9 +25,14 @@ def sink(aws) -> Iterator[ChatSink]:
     running.stop()
 
 
+SECRETS_PREFIX = "ecs-autopilot/"  # the template's NotificationSecretsPrefix: NotifyFunction may read only these
+
+
 def configure(routes: dict[str, dict], secrets: dict[str, dict]) -> None:
+    """Routes and their secrets, the secrets named under the prefix NotifyFunction's role may read."""
     for name, value in secrets.items():
-        boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+        boto3.client("secretsmanager").create_secret(Name=SECRETS_PREFIX + name, SecretString=json.dumps(value))
+    routes = {name: {**route, "secret": SECRETS_PREFIX + route["secret"]} for name, route in routes.items()}
     document = {"routes": routes, "defaults": {"routes": list(routes)}}
     boto3.client("ssm").put_parameter(
         Name="/ecs-autopilot/config", Value=json.dumps(document), Type="String", Overwrite=True

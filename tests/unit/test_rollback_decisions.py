@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,23 @@ from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
 from autopilot.messages import take_outbox
 from autopilot.rollback import RollbackPorts, RollbackRetryError, handle_alarm, handle_deployment_change
 from tests.fakes import FakeAlarms, FakeLedger, FakeServices
-from tests.integration.world import T0, WEB, alarm_event, deployment_event
+from autopilot.local.ecs.shapes import EventShapes
+from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION
+from tests.conftest import EVENTS
+from tests.integration.world import T0, WEB, alarm_event
+
+# ECS's deployment events as the emulated ECS shapes them (the same code; its output is checked against the AWS
+# samples in tests/integration/test_ecs_engine.py): these decisions are tested without an engine running.
+SHAPES = EventShapes(EVENTS, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+SERVICE_ARN = f"arn:aws:ecs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:service/{WEB.cluster}/{WEB.name}"
+
+
+def deployment_event(status: str, deployment: str, at: datetime) -> dict[str, Any]:
+    reasons = {"FAILED": "ECS deployment circuit breaker: task failed to start."}
+    reason = reasons.get(status, f"ECS deployment {deployment} {status.lower().replace('_', ' ')}.")
+    event = SHAPES.deployment(status, SERVICE_ARN, deployment, at=at, reason=reason)
+    event["id"] = f"{deployment}-{status}-{at.timestamp()}"  # the same change, the same id
+    return event
 
 SHOP = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop"
 
