@@ -9,12 +9,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
-from autopilot.messages import take_outbox
-from autopilot.rollback import RollbackPorts, RollbackRetryError, handle_alarm, handle_deployment_change
-from tests.fakes import FakeAlarms, FakeLedger, FakeServices
 from autopilot.local.ecs.shapes import EventShapes
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION
+from autopilot.messages import take_outbox
+from autopilot.rollback import RollbackPorts, RollbackRetryError, handle_alarm, handle_deployment_change
 from tests.conftest import EVENTS
+from tests.fakes import FakeAlarms, FakeLedger, FakeServices
 from tests.integration.world import T0, WEB, alarm_event
 
 # ECS's deployment events as the emulated ECS shapes them (the same code; its output is checked against the AWS
@@ -29,6 +29,7 @@ def deployment_event(status: str, deployment: str, at: datetime) -> dict[str, An
     event = SHAPES.deployment(status, SERVICE_ARN, deployment, at=at, reason=reason)
     event["id"] = f"{deployment}-{status}-{at.timestamp()}"  # the same change, the same id
     return event
+
 
 SHOP = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop"
 
