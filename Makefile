@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck template build unit bench clean
+.PHONY: demo test lint typecheck template build unit bench iam-report clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ecs-autopilot needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -52,6 +52,12 @@ unit: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench.push_cost
 	$(BIN)/python -W ignore::UserWarning -m tests.bench.fault_sweep
+
+# Each function's IAM role in template.yaml against what the tests' calls used of it (granted but unused,
+# used but denied). The tests record it in .iam-usage.json whenever they run the emulator.
+iam-report: $(DEV_STAMP)
+	@test -f .iam-usage.json || $(BIN)/pytest tests/integration -q || test -f .iam-usage.json
+	$(BIN)/python -m autopilot.local.iam_report
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

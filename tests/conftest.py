@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from autopilot.aws import clients
+from autopilot.local import iam
 from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, load_event
@@ -18,12 +19,21 @@ from autopilot.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+IAM_USAGE = ".iam-usage.json"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Powertools Metrics takes its namespace from the environment when the observability module is first
     imported, which may be while test modules are collected, before any fixture runs."""
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EcsAutopilotTest")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """What each function's calls used of its IAM role, for `make iam-report` (only when the run used the
+    emulator, where IAM is enforced; AUTOPILOT_IAM_USAGE names another file)."""
+    if iam.enforced():
+        target = Path(os.environ.get("AUTOPILOT_IAM_USAGE", ROOT / IAM_USAGE))
+        iam.write_usage(target, run=" ".join(["pytest", *session.config.invocation_params.args]))
 
 
 @pytest.fixture(scope="session")

@@ -316,14 +316,20 @@ def _notify_world(world: World) -> dict[str, Any]:
 
     sink = ChatSink().start()
     secrets = {
-        "hook": {"url": sink.url("/webhook"), "signing_secret": "0123456789abcdef0123"},
-        "bot": {"token": "xoxb-1111111111-2222222222-notarealtoken"},
+        # under the template's NotificationSecretsPrefix: NotifyFunction's role may read only these
+        "ecs-autopilot/hook": {"url": sink.url("/webhook"), "signing_secret": "0123456789abcdef0123"},
+        "ecs-autopilot/bot": {"token": "xoxb-1111111111-2222222222-notarealtoken"},
     }
     for name, value in secrets.items():
         boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
     routes = {
-        "ops": {"type": "webhook", "secret": "hook"},
-        "chat": {"type": "slack_bot", "secret": "bot", "channel": "C0DEPLOYS", "api_url": sink.url("/api/")},
+        "ops": {"type": "webhook", "secret": "ecs-autopilot/hook"},
+        "chat": {
+            "type": "slack_bot",
+            "secret": "ecs-autopilot/bot",
+            "channel": "C0DEPLOYS",
+            "api_url": sink.url("/api/"),
+        },
     }
     document = {"policies": {"stable": "semver:^1.2"}, "routes": routes, "defaults": {"routes": list(routes)}}
     boto3.client("ssm").put_parameter(

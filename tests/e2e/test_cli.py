@@ -152,14 +152,13 @@ def test_local_up_serves_the_stack_resources_until_interrupted() -> None:
 
 
 def test_operator_commands_freeze_quarantine_history_and_rollback(project, events, emulator: Emulator) -> None:
-    from datetime import timedelta
-
-    from tests.integration.test_rollback_handler import T0, deployment_event
-
     world = World(project, events)
-    world.managed("prod", "web", "tag:latest")
-    for status, minute in (("IN_PROGRESS", 0), ("COMPLETED", 3)):
-        project.invoke("RollbackFunction", deployment_event(status, "ecs-svc/1", T0 + timedelta(minutes=minute)))
+    world.cluster("prod")
+    definition = world.web_task_definition("web", "shop", tag="latest")
+    world.service("prod", "web", definition, {"autopilot:deploy": "tag:latest"}, launchType="FARGATE")
+    world.inventory()
+    first = world.ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
+    world.ecs_until("SERVICE_DEPLOYMENT_COMPLETED")  # the emulated ECS runs web:1; its events reach the functions
     digest = world.push("shop", "latest")["digest"]
     target = ["--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE]
 
@@ -177,7 +176,7 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
 
     history = autopilot("history", "prod/web", *target)
     assert history.returncode == 0, history.stderr
-    assert "ecs-svc/1" in history.stdout
+    assert first in history.stdout
     assert "IN_PROGRESS → COMPLETED" in history.stdout
     # issue 10: two timestamp formats and a raw epoch; now every row's time is UTC, one format
     import re
@@ -259,12 +258,13 @@ def test_status_and_plan(project, events, emulator: Emulator) -> None:
     assert world.running("prod", "api")["revision"] == 1  # plan changed nothing
 
 
-def test_doctor_with_findings_exits_3_and_suggests_the_tag_safe_range(project, events, emulator: Emulator) -> None:
-    # issue 10: doctor exited 0 with findings and gave no spelling for a rejected semver:^1.4
+def test_doctor_with_findings_exits_3(project, events, emulator: Emulator) -> None:
+    # issue 10: doctor exited 0 with findings. (It once also tagged a service semver:^1.4 to get a tag-safe
+    # spelling: ECS refuses that value, as the emulator now does; the spelling is tested with the tag parser.)
     world = World(project, events)
     world.managed("prod", "web", "tag:latest")
     arn = boto3.client("ecs").describe_services(cluster="prod", services=["web"])["services"][0]["serviceArn"]
-    boto3.client("ecs").tag_resource(resourceArn=arn, tags=[{"key": "autopilot:deploy", "value": "semver:^1.4"}])
+    boto3.client("ecs").tag_resource(resourceArn=arn, tags=[{"key": "autopilot:deploy", "value": "semver:banana"}])
     result = autopilot("doctor", "--endpoint-url", emulator.endpoint_url, "--table", LOCAL_TABLE)
     assert result.returncode == 3, result.stderr
-    assert "semver:1.4 - 1" in " ".join(result.stdout.split())
+    assert "banana" in " ".join(result.stdout.split())

@@ -14,7 +14,9 @@ from autopilot.local.sample_events import EventFactory
 from tests.conftest import ROOT
 
 ECS_SAMPLE = re.compile(r"(?<![\w-])ecs-(deployment|task|service)-[a-z-]+\.json")
-HAND_BUILT = re.compile(r"\"detail-type\":\s*\"ECS (Deployment State Change|Task State Change|Service Action)\"")
+HAND_BUILT = re.compile(
+    r"\"detail-type\":\s*\"ECS (Deployment State Change|Task State Change|Service Action)\"|deployment_event\("
+)
 ALLOWED = {
     "tests/integration/test_bounded_input.py": "malformed on purpose",
     "tests/integration/test_ecs_engine.py": "the samples are what the engine's events are compared with",

@@ -125,6 +125,9 @@ def create_stack_resources(project: Project, *, config_document: str = "{}") -> 
         project, table=LOCAL_TABLE, config_parameter=LOCAL_CONFIG_PARAMETER, queues=queues
     )
     _register_stack(queues)
+    from autopilot.local import iam
+
+    iam.enforce(project)  # from here on, each function's calls are checked against its role in template.yaml
     return StackResources(
         table=LOCAL_TABLE,
         config_parameter=LOCAL_CONFIG_PARAMETER,

@@ -68,7 +68,13 @@ class Project:
         return handler
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        return self.handler(function)(event, LambdaContextStub(function_name=function))
+        """Run the function's handler; its AWS calls are the function's own (checked against its role in
+        template.yaml once the local stack enforces IAM)."""
+        from autopilot.local.iam import running_as  # iam reads the emulator's constants, which import this module
+
+        handler = self.handler(function)
+        with running_as(function):
+            return handler(event, LambdaContextStub(function_name=function))
 
     def resource(self, logical_id: str) -> dict[str, Any]:
         resource: dict[str, Any] = self.template["Resources"][logical_id]
