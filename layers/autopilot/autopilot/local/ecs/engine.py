@@ -523,13 +523,7 @@ class Engine:
         deployment.rollout_state = "FAILED"
         deployment.status = "INACTIVE"
         for task in run.live(deployment):
-            self._stop(
-                run,
-                task,
-                "ServiceSchedulerInitiated",
-                f"Scaling activity initiated by (deployment {target.id})",
-                SCHEDULER_STOP_SAMPLE,
-            )
+            self._scale_in(run, task, target)
         run.deployments = [d for d in run.deployments if d is not deployment]
         target.status = "PRIMARY"
         target.traffic = 1.0
@@ -560,13 +554,7 @@ class Engine:
         for task in sorted(old, key=lambda t: t.healthy(self.now)):
             healthy = sum(t.healthy(self.now) for t in run.live())
             if not task.healthy(self.now) or healthy - 1 >= self._minimum_healthy(run):
-                self._stop(
-                    run,
-                    task,
-                    "ServiceSchedulerInitiated",
-                    f"Scaling activity initiated by (deployment {primary.id})",
-                    SCHEDULER_STOP_SAMPLE,
-                )
+                self._scale_in(run, task, primary)
         self._finish_if_done(run, primary)
 
     def _shifting(self, run: ServiceRun, primary: EngineDeployment) -> None:
@@ -591,13 +579,7 @@ class Engine:
         if primary.stage == "BAKE_TIME" and primary.stage_until and self.now >= primary.stage_until:
             primary.stage = "CLEAN_UP"
             for task in [t for t in run.live() if t.deployment_id != primary.id]:
-                self._stop(
-                    run,
-                    task,
-                    "ServiceSchedulerInitiated",
-                    f"Scaling activity initiated by (deployment {primary.id})",
-                    SCHEDULER_STOP_SAMPLE,
-                )
+                self._scale_in(run, task, primary)
         if primary.stage == "CLEAN_UP":
             self._finish_if_done(run, primary)
 
@@ -738,6 +720,16 @@ class Engine:
             stopped_reason=reason,
             container_reason=container_reason,
             exit_code=exit_code,
+        )
+
+    def _scale_in(self, run: ServiceRun, task: EngineTask, for_deployment: EngineDeployment) -> None:
+        """The scheduler stops a task of an older revision for `for_deployment` (ECS's own wording)."""
+        self._stop(
+            run,
+            task,
+            "ServiceSchedulerInitiated",
+            f"Scaling activity initiated by (deployment {for_deployment.id})",
+            SCHEDULER_STOP_SAMPLE,
         )
 
     def _tell(self, run: ServiceRun, task: EngineTask, sample: str, **values: Any) -> None:
