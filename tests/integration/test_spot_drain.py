@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from autopilot.local import capacity as local_capacity
 from autopilot.local import lifecycle
 from autopilot.local.bus import LocalBus
 from autopilot.local.ecs import api as ecs_api
@@ -51,10 +52,7 @@ class Capacity:
         self.ecs = boto3.client("ecs")
         self.autoscaling = boto3.client("autoscaling")
         self.bus = LocalBus(project, engine())
-        image = self.ec2.describe_images()["Images"][0]["ImageId"]
-        self.instance_id, self.spare_id, self.outside_id = (
-            i["InstanceId"] for i in self.ec2.run_instances(ImageId=image, MinCount=3, MaxCount=3)["Instances"]
-        )
+        self.instance_id, self.spare_id, self.outside_id = local_capacity.launch_instances(3)
         self.ecs.create_cluster(clusterName="spot")
         self.container_instance = self.join(self.instance_id)
         task_definition = self.ecs.register_task_definition(
@@ -78,35 +76,15 @@ class Capacity:
         self.service_task = self.ecs.list_tasks(cluster="spot", serviceName="web")["taskArns"][0]
         self.join(self.spare_id)
         engine().take_events()
-        self.autoscaling.create_launch_configuration(
-            LaunchConfigurationName="spot", ImageId=image, InstanceType="m7g.large"
+        local_capacity.terminate_hook(
+            "my-asg", [self.instance_id, self.spare_id, self.outside_id], hook="my-lifecycle-hook"
         )
-        self.autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName="my-asg",
-            LaunchConfigurationName="spot",
-            MinSize=0,
-            MaxSize=3,
-            AvailabilityZones=["us-west-2a"],
-        )
-        self.autoscaling.attach_instances(
-            AutoScalingGroupName="my-asg", InstanceIds=[self.instance_id, self.spare_id, self.outside_id]
-        )
-        self.autoscaling.put_lifecycle_hook(
-            AutoScalingGroupName="my-asg",
-            LifecycleHookName="my-lifecycle-hook",
-            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-            HeartbeatTimeout=300,
-            DefaultResult="CONTINUE",
-            NotificationMetadata="additional-info",
+        local_capacity.put_terminate_hook(  # again, now with metadata: the full event's shape
+            "my-asg", "my-lifecycle-hook", default_result="CONTINUE", metadata="additional-info"
         )
 
     def join(self, instance: str) -> str:
-        document = json.dumps({"instanceId": instance, "region": "us-west-2"})
-        return str(
-            self.ecs.register_container_instance(cluster="spot", instanceIdentityDocument=document)[
-                "containerInstance"
-            ]["containerInstanceArn"]
-        )
+        return local_capacity.join_cluster("spot", instance)
 
     def status(self) -> str:
         described = self.ecs.describe_container_instances(cluster="spot", containerInstances=[self.container_instance])
@@ -275,13 +253,7 @@ def test_duplicate_hook_events_do_not_start_a_second_wait(project, capacity: Cap
 
 def test_an_instance_outside_every_cluster_completes_the_hook_at_once(project, capacity: Capacity, hook_calls) -> None:
     capacity.autoscaling.delete_lifecycle_hook(AutoScalingGroupName="my-asg", LifecycleHookName="my-lifecycle-hook")
-    capacity.autoscaling.put_lifecycle_hook(
-        AutoScalingGroupName="my-asg",
-        LifecycleHookName="my-lifecycle-hook",
-        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-        HeartbeatTimeout=300,
-        DefaultResult="ABANDON",
-    )
+    local_capacity.put_terminate_hook("my-asg", "my-lifecycle-hook", default_result="ABANDON")
     event = capacity.terminate(capacity.outside_id)
     assert "NotificationMetadata" not in event["detail"]  # a hook without metadata: the minimal event
     assert spot(project, event)["outcome"] == "COMPLETED"

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from autopilot.cli.render import short_image, short_task_definition
 from autopilot.ledger import Ledger
-from autopilot.local import lifecycle
+from autopilot.local import capacity, lifecycle
 from autopilot.local.bus import Delivery, LocalBus
 from autopilot.local.chat_sink import ChatSink
 from autopilot.local.ecs.behaviour import parse_behaviour
@@ -336,30 +336,11 @@ class Story:
         """Two EC2 Spot instances of an Auto Scaling group with a terminate hook serve the worker service; one
         gets its two-minute warning. A Fargate Spot task of a service behind a load balancer is interrupted.
         web-staging's app starts crashing in production."""
-        ec2, elbv2, autoscaling = boto3.client("ec2"), boto3.client("elbv2"), boto3.client("autoscaling")
+        ec2, elbv2 = boto3.client("ec2"), boto3.client("elbv2")
         self.timeline.step("setup", "an EC2 Spot instance joins the cluster and runs the worker service's task…")
-        image = ec2.describe_images()["Images"][0]["ImageId"]
-        spot, spare = (
-            i["InstanceId"]
-            for i in ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, InstanceType="m7g.large")["Instances"]
-        )
-        autoscaling.create_launch_configuration(LaunchConfigurationName="spot", ImageId=image, InstanceType="m7g.large")
-        autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName="demo-spot",
-            LaunchConfigurationName="spot",
-            MinSize=0,
-            MaxSize=2,
-            AvailabilityZones=[f"{self.events.region}a"],
-        )
-        autoscaling.attach_instances(AutoScalingGroupName="demo-spot", InstanceIds=[spot, spare])
-        autoscaling.put_lifecycle_hook(
-            AutoScalingGroupName="demo-spot",
-            LifecycleHookName="drain-first",
-            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-            HeartbeatTimeout=300,
-            DefaultResult="CONTINUE",
-        )
-        container_instance = self.join(spot)
+        spot, spare = capacity.launch_instances(2)
+        capacity.terminate_hook("demo-spot", [spot, spare], hook="drain-first")
+        container_instance = capacity.join_cluster(CLUSTER, spot)
         self.ecs.create_service(
             cluster=CLUSTER,
             serviceName="worker",
@@ -371,7 +352,7 @@ class Story:
             launchType="EC2",
         )
         self.settle("ECS places the worker's task on the Spot instance", until=lambda: self.steady("worker"))
-        self.join(spare)
+        capacity.join_cluster(CLUSTER, spare)
         lifecycle.inject_spot_warning(spot)
         self.settle(
             f"EC2 warns that {spot} will be reclaimed in two minutes",
@@ -445,13 +426,6 @@ class Story:
         )
         self.engine.set_behaviour(self.pushed["latest"], parse_behaviour("healthy"))
         self.settle("the app is fixed: ECS's next tasks stay up", until=lambda: self.steady("web-staging"))
-
-    def join(self, instance: str) -> str:
-        document = json.dumps({"instanceId": instance, "region": self.events.region})
-        arn: str = self.ecs.register_container_instance(cluster=CLUSTER, instanceIdentityDocument=document)[
-            "containerInstance"
-        ]["containerInstanceArn"]
-        return arn
 
     def steady(self, service: str) -> bool:
         return any(
