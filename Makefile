@@ -19,12 +19,13 @@ $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ecs-autopilot needs Python 3.11 or newer, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 
+# the library and the command with its local AWS (the [cli] extra); the Lambda layer has only the library
 $(RUNTIME_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[cli]'
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml $(RUNTIME_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[cli,dev]'
 	@touch $@
 
 demo: $(RUNTIME_STAMP)
@@ -49,7 +50,9 @@ build: $(DEV_STAMP)
 unit: $(DEV_STAMP)
 	$(BIN)/pytest
 
-bench: $(DEV_STAMP)
+# build first: the layer's size is the one sam build made
+bench: $(DEV_STAMP) build
+	$(BIN)/python -m tests.bench.cold_start
 	$(BIN)/python -m tests.bench.push_cost
 	$(BIN)/python -W ignore::UserWarning -m tests.bench.fault_sweep
 

@@ -5,12 +5,11 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopilot.observability import logger, metrics, tracer
-from autopilot.wiring import handle_rollback
+from autopilot.handlers.rollback import handle_rollback
+from autopilot.observability import logger, metrics
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_rollback(event, context)

@@ -5,12 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from autopilot.observability import logger, metrics, tracer
-from autopilot.wiring import handle_spot_drain
+from autopilot.handlers.spot_drain import handle_spot_drain
+from autopilot.observability import logger, metrics
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_spot_drain(event, context)

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from autopilot.local.chat_sink import Behaviour, ChatSink
-from autopilot.notify.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, DeliveryError, HttpPoster, signature
+from autopilot.notify.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, DeliveryError, signature
+from autopilot.notify.webhook import HttpPoster
 
 
 @pytest.fixture

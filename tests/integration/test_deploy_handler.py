@@ -389,7 +389,7 @@ def test_unknown_fields_from_aws_are_accepted(world: World) -> None:
 
 
 def test_dry_run_plans_without_changing_anything(world: World) -> None:
-    from autopilot.wiring import handle_push
+    from autopilot.handlers.deploy import handle_push
 
     world.managed("prod", "web", "tag:latest")
     event = world.events.ecr_push("shop", world.push_image("shop", "latest"), "latest")

@@ -7,9 +7,9 @@ import pytest
 
 from autopilot.aws import clients
 from autopilot.aws.ecs import EcsGateway
-from autopilot.aws.inspector import Inspector
+from autopilot.cli.doctor import examine
+from autopilot.cli.inspector import Inspector
 from autopilot.config.document import ConfigDocument
-from autopilot.doctor import examine
 
 
 @pytest.fixture

@@ -168,9 +168,10 @@ def test_no_secret_value_appears_in_any_log_line(story: Story, sink: ChatSink, c
 
 def test_every_channel_type_delivers_through_its_route(aws, sink: ChatSink) -> None:
     from autopilot.config.document import ConfigDocument
+    from autopilot.handlers.common import Adapters
+    from autopilot.handlers.notify import notify_ports
     from autopilot.messages import Message, Severity
     from autopilot.notify.deliver import deliver
-    from autopilot.wiring import Adapters, notify_ports
 
     secrets = boto3.client("secretsmanager")
     for name, path in (("slack-hook", "/slack"), ("teams", "/teams"), ("discord", "/discord"), ("gchat", "/gchat")):

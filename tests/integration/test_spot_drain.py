@@ -199,7 +199,8 @@ def test_lifecycle_wait_records_a_heartbeat_before_the_hook_times_out(project, c
     from datetime import UTC, datetime
 
     from autopilot.drain import handle_wait
-    from autopilot.wiring import Adapters, drain_ports
+    from autopilot.handlers.common import Adapters
+    from autopilot.handlers.spot_drain import drain_ports
 
     ports = replace(
         drain_ports(Adapters.current(), "us-west-2"),

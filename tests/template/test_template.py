@@ -21,9 +21,14 @@ def test_functions_run_python_313_on_arm64_with_the_shared_layer(project: Projec
     globals_ = project.template["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13"
     assert globals_["Architectures"] == ["arm64"]
-    assert globals_["Layers"] == [{"Ref": "AutopilotLayer"}]
+    # the shared layer, and the OpenTelemetry layer only when the opt-in parameter names one (off by default)
+    assert globals_["Layers"] == [
+        {"Ref": "AutopilotLayer"},
+        {"Fn::If": ["HasOpenTelemetry", {"Ref": "OpenTelemetryLayerArn"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    assert project.template["Parameters"]["OpenTelemetryLayerArn"]["Default"] == ""
     layer = project.resource("AutopilotLayer")
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert set(functions(project)) == {
         "DeployFunction",
         "InventoryFunction",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autopilot.routing import PatternError, matches
+from autopilot.local.routing import PatternError, matches
 
 EVENT = {
     "source": "aws.ecs",

@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from autopilot.aws.ecs import ServiceSnapshot, TaskDefinitionSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
@@ -26,6 +26,7 @@ from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
 from autopilot.ledger import DeploymentRecord, IndexEntry, ServiceState
 from autopilot.messages import Message, Severity, emit, truncate
+from autopilot.model import Model
 from autopilot.notify.links import service_links
 from autopilot.observability import logger, metrics
 from autopilot.ports import DeployLedger, Services
@@ -45,13 +46,13 @@ class Outcome(StrEnum):
     ERROR = "ERROR"
 
 
-class ContainerChange(BaseModel):
+class ContainerChange(Model):
     container: str
     old_image: str
     new_image: str
 
 
-class ServiceResult(BaseModel):
+class ServiceResult(Model):
     service: str
     outcome: Outcome
     reason: str
@@ -64,7 +65,7 @@ class ServiceResult(BaseModel):
 SUMMARY_SERVICES = 50
 
 
-class DeployReport(BaseModel):
+class DeployReport(Model):
     event_id: str
     repository: str
     tag: str

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from autopilot.aws.ecs import ContainerInstance
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.events import LifecycleTerminateEvent, RebalanceRecommendationEvent, SpotInterruptionEvent, TaskDetail
 from autopilot.ledger import ClaimState
 from autopilot.messages import Message, Severity, emit
+from autopilot.model import Model
 from autopilot.notify.links import service_links
 from autopilot.observability import logger
 from autopilot.ports import Capacity, Hooks, Lifecycles, Targets, WaitQueue
@@ -32,7 +33,7 @@ HEARTBEAT_MARGIN_SECONDS = 120
 CHECK_EVERY_SECONDS = 60
 
 
-class DrainReport(BaseModel):
+class DrainReport(Model):
     trigger: str
     subject: str
     outcome: str  # DRAINED, TOLD, NOT_IN_CLUSTER, WAITING, COMPLETED, DEREGISTERED, DUPLICATE, IGNORED

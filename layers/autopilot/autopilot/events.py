@@ -12,8 +12,9 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from autopilot.model import Model
 from autopilot.refs import RepositoryRef, ServiceRef, cluster_name, ecr_registry_host
 
 # What AWS sends at most: resource names (cluster, service, repository, group, hook, alarm) 255-256
@@ -26,7 +27,7 @@ Text = Annotated[str, Field(max_length=4096)]
 MAX_EVENT_BYTES = 1024 * 1024  # EventBridge's own limit for an event is below this
 
 
-class AwsEvent(BaseModel):
+class AwsEvent(Model):
     """The EventBridge envelope."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
@@ -47,7 +48,7 @@ class AwsEvent(BaseModel):
         return data
 
 
-class EcrImageActionDetail(BaseModel):
+class EcrImageActionDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     action_type: Word = Field(alias="action-type")
@@ -74,7 +75,7 @@ class EcrImageActionEvent(AwsEvent):
         return (self.detail.image_tag or "").strip()
 
 
-class CloudTrailDetail(BaseModel):
+class CloudTrailDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     event_source: Word = Field(alias="eventSource")
@@ -127,7 +128,7 @@ class ScheduledEvent(AwsEvent):
 InventoryTrigger = Annotated[EcsApiCallEvent | ScheduledEvent, Field(discriminator="detail_type")]
 
 
-class EcsDeploymentDetail(BaseModel):
+class EcsDeploymentDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     event_type: Word = Field(alias="eventType")
@@ -169,7 +170,7 @@ class EcsDeploymentEvent(AwsEvent):
         return self.service_arn.rsplit("/", 1)[-1]
 
 
-class AlarmState(BaseModel):
+class AlarmState(Model):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
@@ -177,7 +178,7 @@ class AlarmState(BaseModel):
     timestamp: datetime | None = None
 
 
-class AlarmMetric(BaseModel):
+class AlarmMetric(Model):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     namespace: Name | None = None
@@ -185,13 +186,13 @@ class AlarmMetric(BaseModel):
     dimensions: dict[Name, Annotated[str, Field(max_length=1024)]] = Field(default_factory=dict, max_length=30)
 
 
-class AlarmMetricStat(BaseModel):
+class AlarmMetricStat(Model):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     metric: AlarmMetric
 
 
-class AlarmMetricQuery(BaseModel):
+class AlarmMetricQuery(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     id: Name | None = None
@@ -199,14 +200,14 @@ class AlarmMetricQuery(BaseModel):
     expression: str | None = Field(default=None, max_length=10240)
 
 
-class AlarmConfiguration(BaseModel):
+class AlarmConfiguration(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     metrics: list[AlarmMetricQuery] = Field(default_factory=list, max_length=500)
     alarm_rule: str | None = Field(default=None, alias="alarmRule", max_length=10240)
 
 
-class AlarmDetail(BaseModel):
+class AlarmDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     alarm_name: Name = Field(alias="alarmName")
@@ -247,7 +248,7 @@ class AlarmStateChangeEvent(AwsEvent):
 RollbackTrigger = Annotated[EcsDeploymentEvent | AlarmStateChangeEvent, Field(discriminator="detail_type")]
 
 
-class InstanceDetail(BaseModel):
+class InstanceDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     instance_id: str = Field(alias="instance-id", pattern=r"^i-[0-9a-f]+$", max_length=19)
@@ -269,7 +270,7 @@ class RebalanceRecommendationEvent(AwsEvent):
     detail: InstanceDetail
 
 
-class LifecycleActionDetail(BaseModel):
+class LifecycleActionDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     lifecycle_action_token: Word = Field(alias="LifecycleActionToken")
@@ -290,7 +291,7 @@ class LifecycleTerminateEvent(AwsEvent):
     detail: LifecycleActionDetail
 
 
-class TaskContainer(BaseModel):
+class TaskContainer(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     name: Name
@@ -299,21 +300,21 @@ class TaskContainer(BaseModel):
     last_status: Word | None = Field(default=None, alias="lastStatus")
 
 
-class TaskAttachmentDetail(BaseModel):
+class TaskAttachmentDetail(Model):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: Name
     value: Arn | None = None
 
 
-class TaskAttachment(BaseModel):
+class TaskAttachment(Model):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     type: Word | None = None
     details: list[TaskAttachmentDetail] = Field(default_factory=list, max_length=100)
 
 
-class TaskDetail(BaseModel):
+class TaskDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     task_arn: Arn = Field(alias="taskArn")
@@ -355,7 +356,7 @@ class TaskStateChangeEvent(AwsEvent):
     detail: TaskDetail
 
 
-class ServiceActionDetail(BaseModel):
+class ServiceActionDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     event_type: Word = Field(alias="eventType")

@@ -7,17 +7,18 @@ A service is indexed under every repository its task definition's containers use
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from autopilot.aws.ecs import EcsGateway, ServiceSnapshot
 from autopilot.config.service_tags import DEPLOY
 from autopilot.ledger import Ledger
+from autopilot.model import Model
 from autopilot.observability import logger, metrics
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import repositories_used
 
 
-class InventoryReport(BaseModel):
+class InventoryReport(Model):
     mode: str
     clusters: int = 0
     services_seen: int = 0

@@ -13,8 +13,9 @@ import json
 import threading
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from autopilot.model import Model
 from autopilot.observability import logger
 
 
@@ -62,12 +63,12 @@ def bounded_key(key: str, limit: int = MAX_THREAD_KEY) -> str:
     return f"{key[: limit - 33]}#{digest}"
 
 
-class Link(BaseModel):
+class Link(Model):
     label: str
     url: str
 
 
-class Action(BaseModel):
+class Action(Model):
     """A button a person can press in chat (handled by the chatops work); `value` says what it does."""
 
     label: str
@@ -75,7 +76,7 @@ class Action(BaseModel):
     style: str | None = None
 
 
-class Message(BaseModel):
+class Message(Model):
     kind: str
     severity: Severity
     service: str | None = None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from autopilot.aws.ecs import ServiceSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
@@ -24,6 +24,7 @@ from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent
 from autopilot.ledger import ClaimState, DeploymentChange, RecordedAs, RollbackClaimRow, ServiceState
 from autopilot.ledger.records import parse_time
 from autopilot.messages import Message, Severity, emit
+from autopilot.model import Model
 from autopilot.notify.links import service_links
 from autopilot.observability import logger
 from autopilot.ports import Alarms, RollbackLedger, Services
@@ -45,7 +46,7 @@ class Outcome(StrEnum):
     OBSERVED = "OBSERVED"  # observe mode: decided, recorded and told; nothing changed
 
 
-class RollbackReport(BaseModel):
+class RollbackReport(Model):
     trigger: str
     service: str | None = None
     deployment_id: str | None = None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from autopilot.model import Model
 
 
-class Settings(BaseModel):
+class Settings(Model):
     model_config = ConfigDict(frozen=True)
 
     ledger_table: str = Field(min_length=3)

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
-
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.events import ServiceActionEvent, TaskContainer, TaskDetail, TaskStateChangeEvent
 from autopilot.ledger import Ledger
 from autopilot.messages import Message, Severity, emit
+from autopilot.model import Model
 from autopilot.notify.links import service_links, task_link
 from autopilot.refs import ServiceRef, cluster_name
 
@@ -102,7 +101,7 @@ def _exited_container(task: TaskDetail) -> TaskContainer | None:
 
 
 # -- telling -------------------------------------------------------------------------------------------
-class WatchReport(BaseModel):
+class WatchReport(Model):
     task: str | None = None
     subject: str
     stop_class: str

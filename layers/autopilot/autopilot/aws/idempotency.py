@@ -5,18 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-
 from autopilot.ledger import TTL_ATTRIBUTE
 from autopilot.ledger.keys import idempotency_pk
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -47,6 +40,14 @@ def once_per_event(
     more, so the retry is not told "already in progress" until the record expires: the work is idempotent
     against AWS's state and runs again.
     """
+    # Powertools idempotency (and with it boto3) loads with the first event, not at import (cold start)
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+
     persistence = DynamoDBPersistenceLayer(
         table_name=table,
         key_attr="PK",

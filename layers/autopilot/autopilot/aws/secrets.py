@@ -6,13 +6,11 @@ import json
 import logging
 from typing import TYPE_CHECKING, ClassVar
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
 from autopilot.aws.errors import error_code, is_retryable
 from autopilot.observability import logger
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 CACHE_SECONDS = 300
@@ -55,7 +53,8 @@ class SecretUnavailableError(LookupError):
 
 class RouteSecrets:
     def __init__(self, client: SecretsManagerClient) -> None:
-        self._provider = SecretsProvider(boto3_client=client)
+        self._client = client
+        self._provider: SecretsProvider | None = None
 
     def problem(self, secret_id: str) -> str | None:
         """Why the secret cannot be read, or None when it can (`autopilot doctor`)."""
@@ -67,6 +66,12 @@ class RouteSecrets:
 
     def get(self, secret_id: str) -> dict[str, str]:
         """A JSON object secret as a dict; a plain string secret as {"value": …}."""
+        # Powertools parameters (and with it boto3) loads with the first read, not at import (cold start)
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        if self._provider is None:
+            self._provider = SecretsProvider(boto3_client=self._client)
         try:
             raw = self._provider.get(secret_id, max_age=CACHE_SECONDS)
         except GetParameterError as error:

@@ -70,7 +70,7 @@ def _aws_target(endpoint_url: str | None, table: str | None) -> None:
     if not os.environ.get("LEDGER_TABLE_NAME"):
         _from_stack(str(options.get("stack") or DEFAULT_STACK), explicit=bool(options.get("stack")), region=region)
     target.quiet_handlers(bool(options.get("verbose")))
-    clients.use_config(clients.INTERACTIVE_CONFIG)
+    clients.use_profile("interactive")
     from autopilot.settings import get_settings
 
     get_settings.cache_clear()
@@ -205,7 +205,7 @@ def _replay_one(project: Project, path: str, event: dict[str, Any], dry_run: boo
 
 
 def _dry_run_push(event: dict[str, Any]) -> Any:
-    from autopilot.wiring import handle_push
+    from autopilot.handlers.deploy import handle_push
 
     return handle_push(event, None, dry_run=True)
 
@@ -441,7 +441,7 @@ def _service(text: str) -> Any:
 
 def _adapters(endpoint_url: str | None, table: str | None) -> Any:
     _aws_target(endpoint_url, table)
-    from autopilot.wiring import Adapters
+    from autopilot.handlers.common import Adapters
 
     return Adapters.current()
 
@@ -510,8 +510,8 @@ def status(scope: str | None, endpoint_url: str | None, table: str | None) -> No
     adapters = _adapters(endpoint_url, table)
     from rich.table import Table
 
+    from autopilot.cli.plan import status_of
     from autopilot.cli.render import short_image
-    from autopilot.plan import status_of
 
     cluster, _, name = (scope or "").partition("/")
     refs = [
@@ -555,8 +555,8 @@ def plan(service: str, image: str, endpoint_url: str | None, table: str | None) 
     ref = _service(service)
     adapters = _adapters(endpoint_url, table)
     from autopilot.aws import clients
-    from autopilot.plan import PlanError, plan_push
-    from autopilot.wiring import deploy_ports, resolve_digest
+    from autopilot.cli.plan import PlanError, plan_push
+    from autopilot.handlers.deploy import deploy_ports, resolve_digest
 
     try:
         result = plan_push(
@@ -666,8 +666,8 @@ def doctor(cluster: str | None, endpoint_url: str | None, table: str | None) -> 
     from rich.table import Table
 
     from autopilot.aws import clients
-    from autopilot.aws.inspector import Inspector
-    from autopilot.doctor import examine
+    from autopilot.cli.doctor import examine
+    from autopilot.cli.inspector import Inspector
 
     inspector = Inspector(adapters.ecs, clients.ecs(), clients.elbv2(), clients.autoscaling(), clients.cloudwatch())
     with out.status("looking at the configuration, clusters, services, target groups, hooks and alarms…"):
@@ -716,9 +716,9 @@ def notify() -> None:
 def notify_test(route: str, endpoint_url: str | None, table: str | None) -> None:
     """Send a sample message to ROUTE (a route of the configuration document) and say what happened."""
     adapters = _adapters(endpoint_url, table)
+    from autopilot.handlers.notify import notify_ports
     from autopilot.messages import Message, Severity
     from autopilot.notify.deliver import RetryLaterError, deliver
-    from autopilot.wiring import notify_ports
 
     document = adapters.config.load()
     if route not in document.routes:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
+
+from autopilot.model import Model
 
 
 class ConfigDocumentError(ValueError):
@@ -18,7 +20,7 @@ class ConfigUnavailableError(RuntimeError):
 ROUTE_TYPES = ("slack_webhook", "slack_bot", "teams", "discord", "google_chat", "pagerduty", "webhook", "email")
 
 
-class RouteConfig(BaseModel):
+class RouteConfig(Model):
     """Where messages go: a channel type, the Secrets Manager secret with its webhook URL or token (never the
     value itself), the least severity it takes and the message kinds it takes (all when empty)."""
 
@@ -34,7 +36,7 @@ class RouteConfig(BaseModel):
     topic_arn: str | None = None  # email: the SNS topic
 
 
-class ConfigDocument(BaseModel):
+class ConfigDocument(Model):
     model_config = ConfigDict(extra="allow")
 
     policies: dict[str, str] = Field(default_factory=dict)

@@ -14,9 +14,7 @@ import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-import nodesemver
+from typing import Any, Protocol
 
 
 class PolicyError(ValueError):
@@ -108,11 +106,18 @@ class RegexPolicy:
         return Decision(False, f"tag {tag!r} does not match /{self.pattern.pattern}/")
 
 
+def _semver() -> Any:
+    """node-semver, loaded with the first semantic version a policy reads (not every function's import)."""
+    import nodesemver
+
+    return nodesemver
+
+
 def version_of(tag: str | None) -> str | None:
     """The normalised semantic version a tag names (`v1.2.3` → `1.2.3`), or None."""
     if not tag:
         return None
-    parsed = nodesemver.valid(tag, False)
+    parsed = _semver().valid(tag, False)
     return None if parsed is None else str(parsed.version)
 
 
@@ -129,10 +134,10 @@ class SemverPolicy:
         version = version_of(tag)
         if version is None:
             return Decision(False, f"tag {tag!r} is not a semantic version")
-        if not nodesemver.satisfies(version, self.range_text, False):
+        if not _semver().satisfies(version, self.range_text, False):
             return Decision(False, f"version {version} does not satisfy {self.range_text!r}")
         running = version_of(running_tag)
-        if running is not None and not nodesemver.gt(version, running, False):
+        if running is not None and not _semver().gt(version, running, False):
             return Decision(False, f"version {version} is not newer than the running {running}")
         if running is None:
             return Decision(True, f"version {version} satisfies {self.range_text!r}")
@@ -146,7 +151,7 @@ def parse_semver_range(range_text: str) -> SemverPolicy:
     if "," in text:
         raise PolicyError(f"semver range {text!r} contains a comma; npm ranges separate with spaces or ||")
     try:
-        nodesemver.make_range(text, False)
+        _semver().make_range(text, False)
     except ValueError as error:
         raise PolicyError(f"semver range {text!r} is not a valid npm range ({error})") from error
     return SemverPolicy(text)

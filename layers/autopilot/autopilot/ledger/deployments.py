@@ -25,7 +25,7 @@ from autopilot.ledger.records import (
     RecordedAs,
     parse_time,
 )
-from autopilot.ledger.table import SERIALIZER, Repository, from_item, now_iso, to_item
+from autopilot.ledger.table import Repository, from_item, now_iso, serialize, to_item
 from autopilot.refs import ServiceRef
 
 
@@ -70,7 +70,7 @@ class DeploymentRepository(Repository):
                     ":kind": {"S": "ecs-deployment"},
                     ":created": {"S": change.created_at or change.updated_at},
                     ":empty": {"L": []},
-                    ":entry": {"L": [SERIALIZER.serialize({k: v for k, v in entry.items() if v})]},
+                    ":entry": {"L": [serialize({k: v for k, v in entry.items() if v})]},
                 },
             )
         except self._client.exceptions.ConditionalCheckFailedException:
@@ -121,7 +121,7 @@ class DeploymentRepository(Repository):
                         ExpressionAttributeValues={
                             ":s": {"S": status},
                             ":e": {"L": []},
-                            ":h": {"L": [SERIALIZER.serialize({"status": status, "at": at})]},
+                            ":h": {"L": [serialize({"status": status, "at": at})]},
                         },
                     )
                 return True

@@ -17,7 +17,7 @@ from autopilot.ledger.keys import (
     service_pk,
 )
 from autopilot.ledger.records import Claim, ClaimState, LifecycleRecord, RollbackClaim, RollbackClaimRow
-from autopilot.ledger.table import SERIALIZER, TTL_ATTRIBUTE, Repository, from_item, now_iso, to_item
+from autopilot.ledger.table import TTL_ATTRIBUTE, Repository, from_item, now_iso, serialize, to_item
 from autopilot.refs import ServiceRef
 
 CLAIM_TTL_SECONDS = 30 * 24 * 3600
@@ -95,7 +95,7 @@ def _assign(
         if value is None:
             continue
         names[f"#v{index}"] = key
-        attribute_values[f":v{index}"] = SERIALIZER.serialize(value)
+        attribute_values[f":v{index}"] = serialize(value)
         value_ref = f"if_not_exists(#v{index}, :v{index})" if keep_existing else f":v{index}"
         clauses.append(f"#v{index} = {value_ref}")
     return clauses

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from autopilot.ledger.keys import deploy_sk
+from autopilot.model import Model
 from autopilot.refs import RepositoryRef, ServiceRef
 
 
-class Record(BaseModel):
+class Record(Model):
     model_config = ConfigDict(frozen=True)
 
 

@@ -13,10 +13,10 @@ from autopilot.ledger.records import DeployedImage, DeploymentRecord, ServiceSta
 from autopilot.ledger.table import (
     BATCH_GET_LIMIT,
     MAX_UNPROCESSED_ROUNDS,
-    SERIALIZER,
     Repository,
     chunks,
     from_item,
+    serialize,
     to_item,
 )
 from autopilot.refs import RepositoryRef, ServiceRef
@@ -105,12 +105,12 @@ class ServiceStateRepository(Repository):
             "status": record.status,
             "history": [{"status": record.status, "at": record.started_at}],
         }
-        values: dict[str, Any] = {":img": SERIALIZER.serialize(deployed.as_item()), ":sk": {"S": record.sort_key}}
+        values: dict[str, Any] = {":img": serialize(deployed.as_item()), ":sk": {"S": record.sort_key}}
         if expected is None:
             condition = "attribute_not_exists(#img)"
         else:
             condition = "#img = :expected"
-            values[":expected"] = SERIALIZER.serialize(expected.as_item())
+            values[":expected"] = serialize(expected.as_item())
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -147,7 +147,7 @@ class ServiceStateRepository(Repository):
             expression = "REMOVE #img"
         else:
             expression = "SET #img = :previous"
-            values[":previous"] = SERIALIZER.serialize(previous.as_item())
+            values[":previous"] = serialize(previous.as_item())
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self.table,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
     from mypy_boto3_dynamodb import DynamoDBClient
 
 TTL_ATTRIBUTE = "expiration"
@@ -18,16 +18,27 @@ BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 MAX_UNPROCESSED_ROUNDS = 8
 
-SERIALIZER = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@cache
+def _converters() -> tuple[TypeSerializer, TypeDeserializer]:
+    # boto3 loads with the first ledger call, not when a handler module is imported (cold start)
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def serialize(value: Any) -> dict[str, Any]:
+    """One value as a DynamoDB attribute value ({"S": …}, {"M": …}, …)."""
+    return cast("dict[str, Any]", _converters()[0].serialize(value))
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: SERIALIZER.serialize(value) for key, value in values.items() if value is not None}
+    return {key: serialize(value) for key, value in values.items() if value is not None}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    deserializer = _converters()[1]
+    return {key: deserializer.deserialize(value) for key, value in item.items()}
 
 
 def now_iso() -> str:

@@ -1,7 +1,7 @@
 """EventBridge's default bus, locally: what the emulated ECS emits goes to the functions whose rules match.
 
 `settle` lets simulated time pass in scheduler ticks; after each tick the events ECS sent are delivered by
-template.yaml's rules (autopilot.routing) to the real handlers, which may call ECS again (a rollback starts a
+template.yaml's rules (autopilot.local.routing) to the real handlers, which may call ECS again (a rollback starts a
 deployment, whose events come in the next tick).
 """
 

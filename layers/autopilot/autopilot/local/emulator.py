@@ -203,10 +203,12 @@ def apply_function_environment(
     for key, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
             os.environ[key] = resolved.get(value["Ref"], "")
+        elif isinstance(value, dict):
+            continue  # a conditional extra (Fn::If on an opt-in parameter): off with the parameters' defaults
         else:
             os.environ.setdefault(key, str(value))
     os.environ.setdefault("AUTOPILOT_LOCAL_ENDPOINTS", "true")  # routes may reach the local chat sink
-    applied = {key: os.environ[key] for key in [*variables, "AUTOPILOT_LOCAL_ENDPOINTS"]}
+    applied = {key: os.environ[key] for key in [*variables, "AUTOPILOT_LOCAL_ENDPOINTS"] if key in os.environ}
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from autopilot.observability import logger

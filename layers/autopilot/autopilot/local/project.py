@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from autopilot.routing import Rule, load_rules, load_template, route
+from autopilot.local.routing import Rule, load_rules, load_template, route
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

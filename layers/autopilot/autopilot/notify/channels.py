@@ -1,26 +1,18 @@
-"""Posting to chat: HTTP webhooks (httpx), Slack's Web API (slack_sdk) and SNS for email.
+"""Posting to chat: what every channel shares (errors, Retry-After, signatures) and SNS for email.
 
-Every HTTP call has a timeout; 429 waits for Retry-After; 5xx, timeouts and connection errors back off and
-retry; any other 4xx is permanent. Errors name the route and the status, never the URL or a token.
+HTTP webhooks (httpx) are in `notify.webhook`, Slack's Web API (slack_sdk) in `notify.slack_bot`: each loads
+when a route first needs it. Every HTTP call has a timeout; 429 waits for Retry-After; 5xx, timeouts and
+connection errors back off and retry; any other 4xx is permanent. Errors name the route and the status,
+never the URL or a token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
-
-import httpx
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-
-from autopilot.observability import logger
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -68,93 +60,9 @@ def retry_after_seconds(value: str | None, default: float) -> float:
             return default
 
 
-@dataclass
-class HttpPoster:
-    client: httpx.Client
-    max_attempts: int = 4
-    max_wait_seconds: float = 20.0
-    sleep: Callable[[float], None] = time.sleep
-
-    def post(self, route: str, url: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-        last = "no attempt"
-        for attempt in range(1, self.max_attempts + 1):
-            wait = min(self.max_wait_seconds, 0.5 * 2 ** (attempt - 1))
-            try:
-                response = self.client.post(
-                    url, content=body, headers={"Content-Type": "application/json", **(headers or {})}
-                )
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-                raise DeliveryError(f"route {route}: its URL is not a valid https URL", permanent=True) from None
-            except httpx.TimeoutException:
-                last = "timed out"
-            except httpx.TransportError as error:
-                last = f"connection failed ({type(error).__name__})"
-            else:
-                if response.is_success:
-                    return response
-                last = f"HTTP {response.status_code}"
-                if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
-                    wait = min(self.max_wait_seconds, retry_after_seconds(response.headers.get("Retry-After"), wait))
-                elif response.status_code < httpx.codes.INTERNAL_SERVER_ERROR:
-                    raise DeliveryError(f"route {route}: {last}, not retried", permanent=True)
-            logger.warning("delivery attempt failed", extra={"route": route, "attempt": attempt, "error": last})
-            if attempt < self.max_attempts:
-                self.sleep(wait)
-        raise DeliveryError(f"route {route}: {last} after {self.max_attempts} attempts", permanent=False)
-
-    def post_json(self, route: str, url: str, payload: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-        return self.post(route, url, json.dumps(payload).encode(), headers)
-
-    def post_signed(self, route: str, url: str, payload: Any, signing_secret: str) -> httpx.Response:
-        """HMAC-SHA256 over `<timestamp>.<body>`, sent as `X-Autopilot-Signature: v1=<hex>` with the timestamp."""
-        body = json.dumps(payload).encode()
-        timestamp = str(int(time.time()))
-        digest = hmac.new(signing_secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-        return self.post(route, url, body, {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: f"v1={digest}"})
-
-
 def signature(signing_secret: str, timestamp: str, body: bytes) -> str:
     """What a receiver computes to check `X-Autopilot-Signature`."""
     return "v1=" + hmac.new(signing_secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-class SlackBot:
-    """chat.postMessage and chat.update through slack_sdk, with its rate-limit and connection retry handlers."""
-
-    def __init__(self, route: str, token: str, api_url: str | None = None) -> None:
-        self.route = route
-        kwargs: dict[str, Any] = {"base_url": api_url} if api_url else {}
-        self._client = WebClient(
-            token=token,
-            timeout=int(TIMEOUT_SECONDS),
-            retry_handlers=[
-                RateLimitErrorRetryHandler(max_retry_count=3),
-                ConnectionErrorRetryHandler(max_retry_count=2),
-            ],
-            **kwargs,
-        )
-
-    def post(self, channel: str, text: str, attachments: list[dict[str, Any]], thread_ts: str | None = None) -> str:
-        response = self._call(
-            self._client.chat_postMessage, channel=channel, text=text, attachments=attachments, thread_ts=thread_ts
-        )
-        return str(response["ts"])
-
-    def update(self, channel: str, ts: str, text: str, attachments: list[dict[str, Any]]) -> None:
-        self._call(self._client.chat_update, channel=channel, ts=ts, text=text, attachments=attachments)
-
-    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return method(**{key: value for key, value in kwargs.items() if value is not None})
-        except SlackApiError as error:
-            code = str(error.response.get("error", "unknown_error")) if error.response is not None else "unknown_error"
-            status = error.response.status_code if error.response is not None else 0
-            permanent = code in PERMANENT_SLACK_ERRORS or (400 <= status < 500 and status != 429)
-            raise DeliveryError(f"route {self.route}: Slack {code}", permanent=permanent) from None
-        except (OSError, TimeoutError) as error:
-            raise DeliveryError(
-                f"route {self.route}: Slack unreachable ({type(error).__name__})", permanent=False
-            ) from None
 
 
 def publish_email(sns: SNSClient, route: str, topic_arn: str, subject: str, body: str) -> None:

@@ -8,31 +8,35 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from autopilot.aws.errors import describe_error, is_retryable
 from autopilot.aws.secrets import RouteSecrets, SecretUnavailableError
 from autopilot.config.document import ConfigDocument, RouteConfig
 from autopilot.ledger import Ledger
 from autopilot.messages import Message, Severity, to_json
+from autopilot.model import Model
 from autopilot.notify import render
-from autopilot.notify.channels import DeliveryError, HttpPoster, SlackBot, publish_email
+from autopilot.notify.channels import DeliveryError, publish_email
 from autopilot.notify.urls import UrlPolicyError, check_url
 from autopilot.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
+    from autopilot.notify.slack_bot import SlackBot
+    from autopilot.notify.webhook import HttpPoster
+
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
-class RouteResult(BaseModel):
+class RouteResult(Model):
     route: str
     status: str  # DELIVERED, SKIPPED, DUPLICATE, DEAD_LETTERED, RETRY
     reason: str = ""
 
 
-class DeliveryReport(BaseModel):
+class DeliveryReport(Model):
     message_id: str
     kind: str
     results: list[RouteResult] = Field(default_factory=list)
@@ -46,7 +50,7 @@ class RetryLaterError(RuntimeError):
 class NotifyPorts:
     ledger: Ledger
     secrets: RouteSecrets
-    http: HttpPoster
+    http: Callable[[], HttpPoster]  # httpx loads with the first webhook
     sns: SNSClient
     dead_letter: Callable[[Message, str, str], None]
     slack_bots: dict[str, SlackBot] = field(default_factory=dict)
@@ -133,13 +137,13 @@ def _send(name: str, route: RouteConfig, message: Message, ports: NotifyPorts) -
     elif kind == "pagerduty":
         payload = render.pagerduty(message, _secret(route, name, ports, "routing_key"))
         if payload is not None:
-            ports.http.post_json(name, ports.url(name, kind, route.endpoint or PAGERDUTY_EVENTS_URL), payload)
+            ports.http().post_json(name, ports.url(name, kind, route.endpoint or PAGERDUTY_EVENTS_URL), payload)
     elif kind == "webhook":
         url = ports.url(name, kind, _secret(route, name, ports, "url"))
         signing = ports.secrets.get(route.secret or "").get("signing_secret")
         if not signing:
             raise DeliveryError(f"route {name}: secret {route.secret} has no signing_secret", permanent=True)
-        ports.http.post_signed(name, url, render.webhook(message), signing)
+        ports.http().post_signed(name, url, render.webhook(message), signing)
     elif kind == "email":
         if not route.topic_arn:
             raise DeliveryError(f"route {name}: email routes need topic_arn", permanent=True)
@@ -155,7 +159,7 @@ def _send(name: str, route: RouteConfig, message: Message, ports: NotifyPorts) -
         url = ports.url(name, kind, _secret(route, name, ports, "url"))
         if kind == "google_chat" and message.thread_key:
             url += ("&" if "?" in url else "?") + "messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
-        ports.http.post_json(name, url, renderers[kind](message))
+        ports.http().post_json(name, url, renderers[kind](message))
 
 
 def _slack_bot(name: str, route: RouteConfig, message: Message, ports: NotifyPorts) -> None:
@@ -168,6 +172,8 @@ def _slack_bot(name: str, route: RouteConfig, message: Message, ports: NotifyPor
     key = f"{name}|{route.api_url}|{hashlib.sha256(token.encode()).hexdigest()}"
     bot = ports.slack_bots.get(key)
     if bot is None:
+        from autopilot.notify.slack_bot import SlackBot  # slack_sdk loads with the first slack_bot route
+
         bot = ports.slack_bots[key] = SlackBot(name, token, api_url)
     card = render.slack_webhook(message)
     parent = ports.ledger.notifications.thread(name, message.thread_key) if message.thread_key else None

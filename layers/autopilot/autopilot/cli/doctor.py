@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel
-
-from autopilot.aws.inspector import Inspector, ServiceView
+from autopilot.cli.inspector import Inspector, ServiceView
 from autopilot.config.document import ConfigDocument
 from autopilot.config.policies import PolicyError, parse_policy
 from autopilot.config.service_tags import CONTAINERS, DEPLOY, NOTIFY, PREFIX, parse_service_tags, tag_safe_spelling
+from autopilot.model import Model
 from autopilot.refs import ServiceRef, cluster_name
 
 DEFAULT_STOP_TIMEOUT = 30
@@ -17,7 +16,7 @@ FARGATE_SPOT_WARNING_SECONDS = 120
 FULL_HEALTH = 100
 
 
-class Finding(BaseModel):
+class Finding(Model):
     subject: str
     problem: str
     fix: str

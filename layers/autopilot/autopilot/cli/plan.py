@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from autopilot.aws.ecs import EcsGateway
 from autopilot.config.service_tags import parse_service_tags
 from autopilot.images import DOCKER_HUB, ImageRef, pinned_image
 from autopilot.ledger import Ledger
+from autopilot.model import Model
 from autopilot.refs import ServiceRef
 from autopilot.taskdef import ContainerSelectionError, container_images, image_changes, select_containers
 
@@ -18,13 +19,13 @@ class PlanError(ValueError):
     """The plan cannot be made; the message says why."""
 
 
-class PlannedChange(BaseModel):
+class PlannedChange(Model):
     container: str
     old_image: str
     new_image: str
 
 
-class Plan(BaseModel):
+class Plan(Model):
     service: str
     image: str
     policy: str | None
@@ -109,7 +110,7 @@ def plan_push(
     )
 
 
-class ServiceStatus(BaseModel):
+class ServiceStatus(Model):
     service: str
     policy: str | None
     task_definition: str

@@ -1,0 +1,77 @@
+"""DeployFunction's wiring: an ECR push → the services that take the image (once per event)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from autopilot.aws import clients
+from autopilot.aws.idempotency import once_per_event
+from autopilot.config.document import ConfigDocumentError
+from autopilot.config.policies import PolicyError
+from autopilot.deploy import DeployPorts, deploy_pushed_image
+from autopilot.events import EcrImageActionEvent
+from autopilot.handlers.common import Adapters, flush_outbox, rejected, telling
+from autopilot.images import ImageRef
+from autopilot.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_ecr import ECRClient
+
+
+def deploy_ports(adapters: Adapters) -> DeployPorts:
+    @cache
+    def named_policies() -> Mapping[str, str]:
+        try:
+            return adapters.config.load().policies
+        except ConfigDocumentError as error:
+            raise PolicyError(str(error)) from error
+
+    return DeployPorts(
+        ecs=adapters.ecs, ledger=adapters.ledger, named_policies=named_policies, observe=get_settings().observe
+    )
+
+
+@telling
+def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run: bool = False) -> dict[str, Any]:
+    try:
+        push = EcrImageActionEvent.model_validate(event)
+    except ValidationError as error:
+        return rejected(event, error)
+    settings = get_settings()
+    adapters = Adapters.current()
+
+    if dry_run:
+        return deploy_pushed_image(push, deploy_ports(adapters), dry_run=True).model_dump(mode="json")
+
+    def work() -> dict[str, Any]:
+        summary = deploy_pushed_image(push, deploy_ports(adapters)).summary()
+        # what the push said goes on the queue before its idempotency record says "done": a failed flush fails
+        # the work, the record is deleted, and Lambda's retry says it again (else the retry is a duplicate and
+        # the messages are lost)
+        flush_outbox()
+        return summary
+
+    return once_per_event(
+        work,
+        event_id=push.id,
+        scope="deploy",
+        client=clients.dynamodb(),
+        table=settings.ledger_table,
+        context=context,
+    )
+
+
+def resolve_digest(ecr: ECRClient, image: ImageRef) -> str | None:
+    """The digest a tag points at in this account's ECR, when the image is there."""
+    try:
+        found = ecr.describe_images(repositoryName=image.repository, imageIds=[{"imageTag": image.tag or ""}])
+    except (ClientError, BotoCoreError):
+        return None
+    details = found.get("imageDetails", [])
+    return str(details[0]["imageDigest"]) if details else None
