@@ -7,6 +7,9 @@ alternately (RUNS pairs; the ratio is the median of each pair's ratio). Both int
 layer (built by layers/autopilot/Makefile for this machine's platform, as `sam build` builds it for arm64)
 and the function's own folder: `python -S`, no site-packages, no dev venv, an environment like Lambda's.
 
+First `cold_start_floor`: the same measure for a handler that imports only Logger, Metrics and pydantic and
+defines one model, the least any handler validating its events with pydantic at import can cost.
+
 Then, per function, `cold_invoke function=<name> cpu_s=<median> peak_rss_mb=<max>`: the same layer-only
 interpreter imports the handler and handles one sample event against the local AWS (moto's server, the
 stack's table, queues and configuration document) over HTTP: the whole cold start, the SDKs each function
@@ -42,6 +45,27 @@ logger = Logger()
 @logger.inject_lambda_context
 def lambda_handler(event, context):
     return {}
+"""
+
+
+# The least a handler that validates its events with pydantic at import can cost: Logger, Metrics, pydantic
+# and one model. Printed as `cold_start_floor`, so the per-function ratios can be read against it.
+FLOOR_HANDLER = """\
+from aws_lambda_powertools import Logger, Metrics
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+logger = Logger()
+metrics = Metrics()
+
+
+class Event(BaseModel):
+    id: str
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return Event.model_validate(event).model_dump()
 """
 
 
@@ -187,20 +211,32 @@ def functions() -> list[Path]:
     return sorted(path.parent for path in (ROOT / "functions").glob("*/app.py"))
 
 
+def against_bare(layer: Path, code: Path, bare: Path) -> tuple[float, float, float]:
+    """Medians of RUNS alternating pairs: the handler's CPU, the bare handler's, and the pairs' ratio."""
+    cpu_seconds(layer, code, code.name)
+    pairs = [(cpu_seconds(layer, code, code.name)[0], cpu_seconds(layer, bare, "bare")[0]) for _ in range(RUNS)]
+    return (
+        statistics.median(handler for handler, _ in pairs),
+        statistics.median(bare for _, bare in pairs),
+        statistics.median(handler / bare for handler, bare in pairs),
+    )
+
+
 def main() -> None:
     layer = build_layer()
-    with tempfile.TemporaryDirectory() as bare:
-        (Path(bare) / "app.py").write_text(BARE_HANDLER)
+    with tempfile.TemporaryDirectory() as folder:
+        bare, floor = Path(folder) / "bare", Path(folder) / "floor"
+        for path, text in ((bare, BARE_HANDLER), (floor, FLOOR_HANDLER)):
+            path.mkdir()
+            (path / "app.py").write_text(text)
         for _ in range(2):  # the page cache warm for both before measuring
-            cpu_seconds(layer, Path(bare), "bare")
+            cpu_seconds(layer, bare, "bare")
+        cpu, bare_cpu, ratio = against_bare(layer, floor, bare)
+        print(
+            f"cold_start_floor handler=logger+metrics+pydantic cpu_s={cpu:.3f} bare_cpu_s={bare_cpu:.3f} ratio={ratio:.2f}"
+        )
         for code in functions():
-            cpu_seconds(layer, code, code.name)
-            pairs = [
-                (cpu_seconds(layer, code, code.name)[0], cpu_seconds(layer, Path(bare), "bare")[0]) for _ in range(RUNS)
-            ]
-            cpu = statistics.median(handler for handler, _ in pairs)
-            bare_cpu = statistics.median(bare for _, bare in pairs)
-            ratio = statistics.median(handler / bare for handler, bare in pairs)
+            cpu, bare_cpu, ratio = against_bare(layer, code, bare)
             print(f"cold_start function={code.name} cpu_s={cpu:.3f} bare_cpu_s={bare_cpu:.3f} ratio={ratio:.2f}")
     cold_invokes(layer)
     built = ROOT / ".aws-sam" / "build" / "AutopilotLayer"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cached_property, lru_cache, wraps
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from autopilot.aws import clients
 from autopilot.aws.alarms import AlarmGateway
@@ -22,6 +22,23 @@ from autopilot.messages import take_outbox
 from autopilot.observability import logger, metrics
 from autopilot.refs import ServiceRef
 from autopilot.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+class Triggers(Generic[T]):
+    """The events a function takes (a union of event models), validated at the edge. The validator is built
+    with the first event: building it at import is cold start spent before anything is known."""
+
+    def __init__(self, kind: Any) -> None:
+        self._kind = kind
+
+    @cached_property
+    def _adapter(self) -> TypeAdapter[T]:
+        return TypeAdapter(self._kind)
+
+    def parse(self, event: Mapping[str, Any]) -> T:
+        return self._adapter.validate_python(event)
 
 
 class Adapters:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from autopilot.events import EcsApiCallEvent, InventoryTrigger
-from autopilot.handlers.common import Adapters, rejected, telling
+from autopilot.handlers.common import Adapters, Triggers, rejected, telling
 from autopilot.inventory import rebuild_index, refresh_service
 from autopilot.observability import logger
 
@@ -17,16 +16,13 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@cache
-def _trigger() -> TypeAdapter[EcsApiCallEvent | Any]:
-    """Built with the first event (pydantic builds a validator in milliseconds, at import it is cold start)."""
-    return TypeAdapter(InventoryTrigger)
+_triggers: Triggers[EcsApiCallEvent | Any] = Triggers(InventoryTrigger)
 
 
 @telling
 def handle_inventory(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     try:
-        trigger = _trigger().validate_python(event)
+        trigger = _triggers.parse(event)
     except ValidationError as error:
         return rejected(event, error)
     adapters = Adapters.current()

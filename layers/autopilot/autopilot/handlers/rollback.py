@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from autopilot.events import AlarmStateChangeEvent, EcsDeploymentEvent, RollbackTrigger
-from autopilot.handlers.common import Adapters, flush_outbox, rejected, telling
+from autopilot.handlers.common import Adapters, Triggers, flush_outbox, rejected, telling
 from autopilot.observability import count
 from autopilot.rollback import RollbackPorts, handle_alarm, handle_deployment_change
 from autopilot.settings import get_settings
@@ -17,10 +16,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@cache
-def _trigger() -> TypeAdapter[EcsDeploymentEvent | AlarmStateChangeEvent]:
-    """Built with the first event (pydantic builds a validator in milliseconds, at import it is cold start)."""
-    return TypeAdapter(RollbackTrigger)
+_triggers: Triggers[EcsDeploymentEvent | AlarmStateChangeEvent] = Triggers(RollbackTrigger)
 
 
 def rollback_ports(adapters: Adapters, region: str | None) -> RollbackPorts:
@@ -38,7 +34,7 @@ def rollback_ports(adapters: Adapters, region: str | None) -> RollbackPorts:
 @telling
 def handle_rollback(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     try:
-        trigger = _trigger().validate_python(event)
+        trigger = _triggers.parse(event)
     except ValidationError as error:
         return rejected(event, error)
     ports = rollback_ports(Adapters.current(), trigger.region)

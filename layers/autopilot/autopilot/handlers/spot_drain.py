@@ -4,17 +4,16 @@ interruptions, and its own delay queue (lifecycle waits) → drain capacity befo
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from autopilot.aws import clients
 from autopilot.aws.capacity import DrainWaitQueue, LifecycleHooks, TargetGroups
 from autopilot.aws.ecs import CapacityGateway
 from autopilot.drain import DrainPorts, handle_fargate_spot, handle_interruption, handle_lifecycle, handle_wait
 from autopilot.events import LifecycleTerminateEvent, SpotDrainTrigger, TaskStateChangeEvent
-from autopilot.handlers.common import Adapters, flush_outbox, rejected, service_tags, telling
+from autopilot.handlers.common import Adapters, Triggers, flush_outbox, rejected, service_tags, telling
 from autopilot.observability import count
 from autopilot.settings import get_settings
 
@@ -23,10 +22,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@cache
-def _trigger() -> TypeAdapter[Any]:
-    """Built with the first event (pydantic builds a validator in milliseconds, at import it is cold start)."""
-    return TypeAdapter(SpotDrainTrigger)
+_triggers: Triggers[Any] = Triggers(SpotDrainTrigger)
 
 
 def drain_ports(adapters: Adapters, region: str | None) -> DrainPorts:
@@ -69,7 +65,7 @@ def handle_spot_drain(event: dict[str, Any], context: LambdaContext | None) -> d
             )
         )
     try:
-        trigger = _trigger().validate_python(event)
+        trigger = _triggers.parse(event)
     except ValidationError as error:
         return rejected(event, error)
     ports = drain_ports(adapters, trigger.region)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from autopilot.events import TaskStateChangeEvent, TaskWatchTrigger
-from autopilot.handlers.common import Adapters, rejected, service_tags, telling
+from autopilot.handlers.common import Adapters, Triggers, rejected, service_tags, telling
 from autopilot.observability import count
 from autopilot.taskwatch import WatchPorts, watch_steady_state, watch_stopped_task
 
@@ -16,16 +15,13 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@cache
-def _trigger() -> TypeAdapter[Any]:
-    """Built with the first event (pydantic builds a validator in milliseconds, at import it is cold start)."""
-    return TypeAdapter(TaskWatchTrigger)
+_triggers: Triggers[Any] = Triggers(TaskWatchTrigger)
 
 
 @telling
 def handle_task_watch(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     try:
-        trigger = _trigger().validate_python(event)
+        trigger = _triggers.parse(event)
     except ValidationError as error:
         return rejected(event, error)
     adapters = Adapters.current()
