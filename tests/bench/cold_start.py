@@ -232,9 +232,8 @@ def main() -> None:
         for _ in range(2):  # the page cache warm for both before measuring
             cpu_seconds(layer, bare, "bare")
         cpu, bare_cpu, ratio = against_bare(layer, floor, bare)
-        print(
-            f"cold_start_floor handler=logger+metrics+pydantic cpu_s={cpu:.3f} bare_cpu_s={bare_cpu:.3f} ratio={ratio:.2f}"
-        )
+        floor_line = f"handler=logger+metrics+pydantic cpu_s={cpu:.3f} bare_cpu_s={bare_cpu:.3f} ratio={ratio:.2f}"
+        print(f"cold_start_floor {floor_line}")
         for code in functions():
             cpu, bare_cpu, ratio = against_bare(layer, code, bare)
             print(f"cold_start function={code.name} cpu_s={cpu:.3f} bare_cpu_s={bare_cpu:.3f} ratio={ratio:.2f}")
