@@ -166,6 +166,8 @@ class FakeServices:
     refuse_update: Exception | None = None
     before_update: Callable[[], None] | None = None  # runs inside UpdateService (a racing push lands here)
     deployments_started: int = 0
+    in_flight: dict[ServiceRef, str] = field(default_factory=dict)  # service → its in-flight deployment's ARN
+    stopped: list[str] = field(default_factory=list)  # StopServiceDeployment(ROLLBACK) calls
 
     def add_task_definition(self, family: str, image: str) -> str:
         revision = 1 + sum(1 for arn in self.task_definitions if arn.rsplit("/", 1)[-1].startswith(f"{family}:"))
@@ -225,6 +227,15 @@ class FakeServices:
                 },
             ),
         )
+
+    def deployment_in_flight(self, ref: ServiceRef) -> str | None:
+        return self.in_flight.get(ref)
+
+    def stop_service_deployment(self, arn: str) -> None:
+        self.stopped.append(arn)
+
+    def rolling_back(self, ref: ServiceRef, task_definition: str) -> bool:
+        return False
 
     def image_of(self, ref: ServiceRef) -> str:
         body = self.task_definitions[self.services[ref].task_definition].body

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
@@ -279,7 +280,10 @@ def _failed(
 ) -> RollbackReport:
     bad = report.task_definition or ""
     digests = _digests(bad, state, ports.ecs)
-    if _ecs_is_rolling_back(ref, snapshot, ports.ledger):
+    if bad in state.bad_revisions and snapshot.task_definition != bad:
+        # rolled back already (an alarm while ECS was deploying it): this FAILED is how that deployment ended
+        return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=digests)
+    if _ecs_is_rolling_back(ref, snapshot, ports.ledger) or _ecs_rolled_back(ref, bad, ports):
         ports.ledger.services.mark_bad(ref, bad, digests)
         detail = "rolled back by the ECS deployment circuit breaker"
         ports.ledger.deployments.set_deploy_status(ref, bad, Outcome.ROLLED_BACK, _iso(ports.clock()))
@@ -320,6 +324,18 @@ def _ecs_is_rolling_back(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: Rol
         and any((step.reason or "").startswith(CIRCUIT_BREAKER_ROLLBACK) for step in row.steps)
         for row in ledger.deployments.history(ref, limit=20)
     )
+
+
+def _ecs_rolled_back(ref: ServiceRef, bad: str, ports: RollbackPorts) -> bool:
+    """The service-deployments API says ECS rolled `bad` back (blue/green and its kin flip traffic back without
+    a circuit-breaker reason to read). When the API is refused (not allowed, not in this partition), unknown."""
+    try:
+        return ports.ecs.rolling_back(ref, bad)
+    except ClientError as error:
+        if is_retryable(error):
+            raise
+        logger.warning("service-deployments API refused", extra={"service": str(ref), "error": describe_error(error)})
+        return False
 
 
 def _digests(task_definition: str, state: ServiceState, ecs: Services) -> set[str]:
@@ -513,9 +529,10 @@ def _roll_back_claimed(
             severity=Severity.CRITICAL,
             claim=claim,
         )
+    how = None
     if snapshot.task_definition != target:  # read first: an earlier attempt may have rolled back already
         try:
-            ports.ecs.update_service(ref, target)
+            how = _undo(ref, snapshot, ports, bad=bad, target=target)
         except (ClientError, BotoCoreError) as error:
             if is_retryable(error):
                 raise RollbackRetryError(f"{ref}: {describe_error(error)}") from error
@@ -539,9 +556,66 @@ def _roll_back_claimed(
         config,
         Outcome.ROLLED_BACK,
         f"rolled back to {_revision(target)} ({report.reason})",
-        facts={**facts, "rolled back to": _revision(target)},
+        facts={**facts, "rolled back to": _revision(target), **({"how": how} if how else {})},
         severity=Severity.WARNING,
         claim=claim,
+    )
+
+
+def _undo(ref: ServiceRef, snapshot: ServiceSnapshot, ports: RollbackPorts, *, bad: str, target: str) -> str | None:
+    """Back to `target`. While ECS is deploying `bad` from `target` (anyone's deployment, any strategy), ECS's own
+    rollback: StopServiceDeployment(ROLLBACK), a traffic flip for blue/green, linear and canary before clean-up,
+    a deployment of the source revision for rolling. Otherwise (the deployment is over, or ECS is deploying
+    something else) UpdateService to `target`, as a person would. Says how, when it was not UpdateService."""
+    primary = _deploying(snapshot, bad=bad, source=target)
+    if primary is not None:
+        try:
+            arn = ports.ecs.deployment_in_flight(ref)
+            if arn is not None:
+                ports.ecs.stop_service_deployment(arn)
+                _remember(ref, primary, bad, ports)
+                return f"ECS rolled back its in-flight deployment (StopServiceDeployment {arn.rsplit('/', 1)[-1]})"
+        except ClientError as error:
+            if is_retryable(error):
+                raise
+            # refused: it finished between our read and the call, or the role may not use the API
+            logger.warning(
+                "StopServiceDeployment refused; rolling back with UpdateService",
+                extra={"service": str(ref), "error": describe_error(error)},
+            )
+    ports.ecs.update_service(ref, target)
+    return None
+
+
+def _deploying(snapshot: ServiceSnapshot, *, bad: str, source: str) -> dict[str, Any] | None:
+    """The PRIMARY deployment when DescribeServices says ECS is rolling `bad` out now (IN_PROGRESS) and `source`
+    is still there (an ACTIVE deployment): what StopServiceDeployment(ROLLBACK) returns to is `source`."""
+    primary = next((d for d in snapshot.deployments if d.get("status") == "PRIMARY"), None)
+    if primary is None or primary.get("taskDefinition") != bad or primary.get("rolloutState") != "IN_PROGRESS":
+        return None
+    if not any(d.get("status") == "ACTIVE" and d.get("taskDefinition") == source for d in snapshot.deployments):
+        return None
+    return primary
+
+
+def _remember(ref: ServiceRef, primary: dict[str, Any], bad: str, ports: RollbackPorts) -> None:
+    """Which revision the stopped deployment ran, in the ledger: once ECS has flipped back, DescribeServices no
+    longer lists it, and its late events (an IN_PROGRESS delivered after the rollback, the FAILED that ends it)
+    must not be taken for the revision the service runs now."""
+    now = ports.clock()
+    updated = primary.get("updatedAt")
+    created = primary.get("createdAt")
+    ports.ledger.deployments.record_ecs_change(
+        DeploymentChange(
+            service=ref,
+            deployment_id=str(primary.get("id", "")),
+            status="IN_PROGRESS",
+            task_definition=bad,
+            updated_at=_iso(updated if isinstance(updated, datetime) else now),
+            event_time=_iso(now),
+            reason="rolled back by StopServiceDeployment",
+            created_at=_iso(created) if isinstance(created, datetime) else None,
+        )
     )
 
 

@@ -133,6 +133,38 @@ class EcsGateway:
     def update_service(self, ref: ServiceRef, task_definition: str) -> None:
         self._client.update_service(cluster=ref.cluster, service=ref.name, taskDefinition=task_definition)
 
+    def deployment_in_flight(self, ref: ServiceRef) -> str | None:
+        """The ARN of the service's PENDING or IN_PROGRESS service deployment, the newest (the service-deployments
+        API, any strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY), or None."""
+        response = self._client.list_service_deployments(
+            cluster=ref.cluster, service=ref.name, status=["PENDING", "IN_PROGRESS"]
+        )
+        found = response.get("serviceDeployments", [])
+        return str(found[0]["serviceDeploymentArn"]) if found else None
+
+    def stop_service_deployment(self, arn: str) -> None:
+        """ECS's own rollback of an in-flight deployment: back to the revision it started from (blue/green and
+        its kin flip traffic back; rolling starts a deployment of the source revision)."""
+        self._client.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+
+    def rolling_back(self, ref: ServiceRef, task_definition: str) -> bool:
+        """Whether ECS is rolling back, or has rolled back, a deployment of `task_definition` (its circuit breaker,
+        its alarms, a failed lifecycle hook, or anyone's StopServiceDeployment): the service-deployments API."""
+        response = self._client.list_service_deployments(
+            cluster=ref.cluster,
+            service=ref.name,
+            status=["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"],
+        )
+        revisions = [
+            str(found["targetServiceRevisionArn"])
+            for found in response.get("serviceDeployments", [])[:20]
+            if found.get("targetServiceRevisionArn")
+        ]
+        if not revisions:
+            return False
+        described = self._client.describe_service_revisions(serviceRevisionArns=revisions)
+        return any(revision.get("taskDefinition") == task_definition for revision in described["serviceRevisions"])
+
     def list_cluster_arns(self) -> list[str]:
         paginator = self._client.get_paginator("list_clusters")
         return [arn for page in paginator.paginate() for arn in page.get("clusterArns", [])]
