@@ -36,12 +36,38 @@ class RouteConfig(Model):
     topic_arn: str | None = None  # email: the SNS topic
 
 
+READ_ONLY_COMMANDS = ("status", "history", "plan")
+COMMANDS = (*READ_ONLY_COMMANDS, "rollback", "freeze", "unfreeze", "approve", "reject", "continue")
+
+
+class Grant(Model):
+    """Who may run one command: any of these Slack user ids, user group ids (S…) or channel ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    users: list[str] = Field(default_factory=list)
+    user_groups: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+
+
+class ChatOpsConfig(Model):
+    """Slack commands and buttons: taken only in `channels`; `commands` says who may run each. A command
+    without an entry: the read-only ones (status, history, plan) for everyone in those channels, any other
+    for nobody."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[str] = Field(default_factory=list)
+    commands: dict[Literal[COMMANDS], Grant] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+
 class ConfigDocument(Model):
     model_config = ConfigDict(extra="allow")
 
     policies: dict[str, str] = Field(default_factory=dict)
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
+    chatops: ChatOpsConfig = Field(default_factory=ChatOpsConfig)
 
     def default_routes(self) -> list[str]:
         """`defaults.routes` (a list or a space-separated string), else the route named `default` if any."""

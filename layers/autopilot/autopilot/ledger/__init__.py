@@ -8,6 +8,7 @@ callers see typed records (`records`).
     ledger.lifecycles     one claim per terminate lifecycle action
     ledger.stops          stopped-task counters (crash loops)
     ledger.notifications  chat threads and deliveries
+    ledger.requests       Slack requests already taken (replay cache)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from autopilot.ledger.records import (
     StatusStep,
     Thread,
 )
+from autopilot.ledger.requests import SeenRequests
 from autopilot.ledger.services import ServiceStateRepository
 from autopilot.ledger.stops import StopCounters
 from autopilot.ledger.table import TTL_ATTRIBUTE, LedgerTable
@@ -81,3 +83,4 @@ class Ledger:
         self.lifecycles = LifecycleClaims(leases)
         self.stops = StopCounters(shared)
         self.notifications = NotificationRecords(shared)
+        self.requests = SeenRequests(shared)

@@ -21,6 +21,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from autopilot.refs import RepositoryRef, ServiceRef
 
 SERVICES_INDEX_PK = "INDEX#SERVICES"
@@ -82,6 +84,11 @@ def lifecycle_key(group: str, instance: str, token: str) -> tuple[str, str]:
 
 def stops_pk(subject: str) -> str:
     return f"STOPS#{subject}"
+
+
+def slack_request_pk(signature: str) -> str:
+    """One Slack request, by a digest of its signature (the replay cache)."""
+    return "SLACKREQ#" + hashlib.sha256(signature.encode()).hexdigest()
 
 
 def thread_pk(route: str) -> str:
