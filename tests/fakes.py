@@ -9,6 +9,7 @@ from typing import Any
 
 from autopilot.aws.ecs import ContainerInstance, ServiceSnapshot, TaskDefinitionSnapshot, TaskSnapshot
 from autopilot.ledger import (
+    Approval,
     Claim,
     ClaimState,
     DeployedImage,
@@ -452,8 +453,39 @@ class FakeRollbacks:
         ]
 
 
+@dataclass
+class FakeApprovals:
+    """Pushes held for approval, decided once (as the ledger's conditional writes do)."""
+
+    rows: dict[tuple[ServiceRef, str], Approval] = field(default_factory=dict)
+
+    def request(self, ref: ServiceRef, approval: Approval) -> list[Approval]:
+        superseded = []
+        for older in self.pending(ref):
+            if older.approval_id != approval.approval_id and self.decide(
+                ref, older.approval_id, "SUPERSEDED", by=None, now=approval.requested_at
+            ):
+                superseded.append(self.rows[(ref, older.approval_id)])
+        self.rows.setdefault((ref, approval.approval_id), approval)
+        return superseded
+
+    def get(self, ref: ServiceRef, approval_id: str) -> Approval | None:
+        return self.rows.get((ref, approval_id))
+
+    def pending(self, ref: ServiceRef) -> list[Approval]:
+        return [row for (key, _), row in self.rows.items() if key == ref and row.status == "PENDING"]
+
+    def decide(self, ref: ServiceRef, approval_id: str, status: str, *, by: str | None, now: int) -> bool:
+        row = self.rows.get((ref, approval_id))
+        if row is None or row.status != "PENDING" or row.expires_at <= now:
+            return False
+        self.rows[(ref, approval_id)] = row.model_copy(update={"status": status, "decided_by": by, "decided_at": now})
+        return True
+
+
 class FakeLedger:
     def __init__(self) -> None:
+        self.approvals = FakeApprovals()
         self.index = FakeIndex()
         self.services = FakeServiceStates()
         self.deployments = FakeDeployments()

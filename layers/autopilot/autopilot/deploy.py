@@ -7,9 +7,10 @@ RegisterTaskDefinition (once per shared task definition), UpdateService and one 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -24,13 +25,13 @@ from autopilot.config.document import ConfigUnavailableError
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
-from autopilot.ledger import DeploymentRecord, IndexEntry, ServiceState
-from autopilot.messages import Message, Severity, emit, truncate
+from autopilot.ledger import Approval, DeploymentRecord, IndexEntry, ServiceState
+from autopilot.messages import Action, Message, Severity, emit, truncate
 from autopilot.model import Model
 from autopilot.notify.links import service_links
 from autopilot.observability import logger, metrics
 from autopilot.ports import DeployLedger, Services
-from autopilot.refs import RepositoryRef
+from autopilot.refs import RepositoryRef, ServiceRef
 from autopilot.taskdef import ContainerSelectionError, image_changes, registration_request, select_containers
 
 UPDATABLE_CONTROLLERS = frozenset({"ECS"})
@@ -100,6 +101,49 @@ class DecisionRaceError(RuntimeError):
     """The service's deployed image changed under every decision this push made for it."""
 
 
+def approval_id(event_id: str, ref: ServiceRef) -> str:
+    """One approval per (push, service): the same id on every attempt of the push."""
+    return hashlib.sha256(f"{event_id}#{ref}".encode()).hexdigest()[:16]
+
+
+def tell_approval(approval: Approval, ended: str | None, region: str | None, config: ServiceConfig) -> None:
+    """The approval's one message: the plan with Approve / Reject while it is pending, updated in place (same
+    thread) when it ends (`ended` says how: approved by …, rejected by …, superseded, expired)."""
+    ref = ServiceRef.parse(approval.service)
+    what = f"{approval.repository.rsplit('/', 1)[-1]}:{approval.tag}"
+    facts = {
+        "image": f"{approval.repository}:{approval.tag} ({approval.digest})",
+        "running": approval.previous_task_definition.rsplit("/", 1)[-1],
+        "changes": "; ".join(approval.changes) or "-",
+        "expires": datetime.fromtimestamp(approval.expires_at, UTC).isoformat(timespec="minutes"),
+    }
+    if ended is None:  # the buttons need the ChatOps app; the command works wherever the CLI does
+        facts["decide"] = f"autopilot approve {approval.service} {approval.approval_id} (or reject)"
+    actions = []
+    if ended is None:
+        title, severity = f"{approval.service}: deploy {what}? (approval required)", Severity.WARNING
+        actions = [
+            Action(label="Approve", value=f"approve {approval.service} {approval.approval_id}", style="primary"),
+            Action(label="Reject", value=f"reject {approval.service} {approval.approval_id}", style="danger"),
+        ]
+    else:
+        title, severity = f"{approval.service}: deploy of {what} {ended}", Severity.INFO
+    emit(
+        Message(
+            kind="deploy.approval",
+            severity=severity,
+            service=approval.service,
+            title=title,
+            facts=facts,
+            links=service_links(ref, region),
+            actions=actions,
+            thread_key=f"{approval.service}#approval#{approval.approval_id}",
+            routes=list(config.notify_routes),
+            region=region,
+        )
+    )
+
+
 def _family(task_definition_arn: str) -> str:
     return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
 
@@ -110,6 +154,8 @@ class DeployPorts:
     ledger: DeployLedger
     named_policies: Callable[[], Mapping[str, str]]
     observe: bool = False  # the stack's Mode=observe (a service's autopilot:mode=observe does the same)
+    approval_hours: int = 24  # how long a push held for approval waits (ApprovalHours)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -126,7 +172,11 @@ class _Candidate:
 MAX_DECISION_ROUNDS = 3
 
 
-def deploy_pushed_image(push: EcrImageActionEvent, ports: DeployPorts, *, dry_run: bool = False) -> DeployReport:
+def deploy_pushed_image(
+    push: EcrImageActionEvent, ports: DeployPorts, *, dry_run: bool = False, approved: ServiceRef | None = None
+) -> DeployReport:
+    """Deploy a push to the services that take it. `approved`: a person approved this push for that service
+    (autopilot:approval=required); only that service is deployed, through every other guard as at push time."""
     report = DeployReport(
         event_id=push.id,
         repository=push.repository.key,
@@ -141,10 +191,12 @@ def deploy_pushed_image(push: EcrImageActionEvent, ports: DeployPorts, *, dry_ru
         logger.info("untagged push never deploys", extra={"repository": report.repository})
         return report
     entries = ports.ledger.index.services_for_repository(push.repository)
+    if approved is not None:
+        entries = [entry for entry in entries if entry.service == approved]
     if not entries:
         logger.info("no managed service uses this repository", extra={"repository": report.repository})
         return report
-    run = _DeployRun(push, ports, report, dry_run)
+    run = _DeployRun(push, ports, report, dry_run, approved)
     run.execute(entries)
     _count(report)
     if run.retryable_errors:
@@ -153,8 +205,16 @@ def deploy_pushed_image(push: EcrImageActionEvent, ports: DeployPorts, *, dry_ru
 
 
 class _DeployRun:
-    def __init__(self, push: EcrImageActionEvent, ports: DeployPorts, report: DeployReport, dry_run: bool) -> None:
+    def __init__(
+        self,
+        push: EcrImageActionEvent,
+        ports: DeployPorts,
+        report: DeployReport,
+        dry_run: bool,
+        approved: ServiceRef | None = None,
+    ) -> None:
         self.push = push
+        self.approved = approved
         self.ports = ports
         self.report = report
         self.dry_run = dry_run
@@ -224,14 +284,6 @@ class _DeployRun:
                 "quarantined digest skipped", extra={"service": name, "digest": self.push.detail.image_digest}
             )
             self._result(name, Outcome.SKIPPED, reason, config=config)
-            return None
-        if config.approval_required:
-            self._result(
-                name,
-                Outcome.SKIPPED,
-                "autopilot:approval=required: waiting for approval in chat",
-                config=config,
-            )
             return None
         return _Candidate(entry=entry, service=service, config=config, state=state)
 
@@ -333,6 +385,9 @@ class _DeployRun:
             for c, o, n in image_changes(current.body, candidate.images)
         ]
         policy = candidate.config.deploy_text
+        if candidate.config.approval_required and ref != self.approved:
+            self._hold_for_approval(candidate, changes)
+            return True
         if self.dry_run:
             self._result(
                 name,
@@ -380,6 +435,34 @@ class _DeployRun:
         # "deploy started" is told when ECS reports the deployment IN_PROGRESS (RollbackFunction): a push
         # stays at its API-call budget, and one message covers deployments made by anyone.
         return True
+
+    def _hold_for_approval(self, candidate: _Candidate, changes: list[ContainerChange]) -> None:
+        """autopilot:approval=required: the push is held for a person (ledger, with an expiry) and the plan is
+        told with Approve / Reject buttons; the service's older pending approval is superseded (and told so).
+        Nothing is registered or updated until someone approves (autopilot.approvals)."""
+        assert candidate.task_definition is not None  # noqa: S101 - loaded by the caller
+        ref, name = candidate.entry.service, candidate.entry.service.key
+        held = "autopilot:approval=required: waiting for approval in chat"
+        if self.dry_run:
+            self._result(name, Outcome.SKIPPED, held, config=candidate.config)
+            return
+        now = int(self.ports.clock().timestamp())
+        approval = Approval(
+            service=name,
+            approval_id=approval_id(self.push.id, ref),
+            push=self.push.model_dump_json(by_alias=True),
+            repository=self.repository.key,
+            tag=self.push.tag or "",
+            digest=self.push.detail.image_digest,
+            previous_task_definition=candidate.task_definition.arn,
+            changes=[f"{c.container}: {c.old_image} → {c.new_image}" for c in changes],
+            requested_at=now,
+            expires_at=now + self.ports.approval_hours * 3600,
+        )
+        for older in self.ports.ledger.approvals.request(ref, approval):
+            tell_approval(older, f"superseded by the push of {approval.tag}", self.push.region, candidate.config)
+        tell_approval(approval, None, self.push.region, candidate.config)
+        self._result(name, Outcome.SKIPPED, f"{held} ({approval.approval_id})", config=candidate.config)
 
     def _observed(self, candidate: _Candidate, changes: list[ContainerChange]) -> None:
         """Observe mode: the decision is recorded and told, no revision registered, no service updated."""

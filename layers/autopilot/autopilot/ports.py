@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from autopilot.aws.ecs import ContainerInstance, ServiceSnapshot, TaskDefinitionSnapshot, TaskSnapshot
 from autopilot.ledger.records import (
+    Approval,
     Claim,
     DeployedImage,
     DeploymentChange,
@@ -92,6 +93,13 @@ class Rollbacks(Protocol):
     def unfinished(self, ref: ServiceRef) -> list[RollbackClaimRow]: ...
 
 
+class Approvals(Protocol):
+    def request(self, ref: ServiceRef, approval: Approval) -> list[Approval]: ...
+    def get(self, ref: ServiceRef, approval_id: str) -> Approval | None: ...
+    def pending(self, ref: ServiceRef) -> list[Approval]: ...
+    def decide(self, ref: ServiceRef, approval_id: str, status: str, *, by: str | None, now: int) -> bool: ...
+
+
 class DeployLedger(Protocol):
     @property
     def index(self) -> Index: ...
@@ -99,6 +107,8 @@ class DeployLedger(Protocol):
     def services(self) -> ServiceStates: ...
     @property
     def deployments(self) -> Deployments: ...
+    @property
+    def approvals(self) -> Approvals: ...
 
 
 class RollbackLedger(DeployLedger, Protocol):

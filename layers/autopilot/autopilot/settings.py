@@ -25,6 +25,7 @@ class Settings(Model):
     notify_dead_letter_url: str | None = None
     local_endpoints: bool = False  # routes may reach the loopback chat sink (local up, demo, tests only)
     observe: bool = False  # stack parameter Mode=observe: every decision recorded and told, nothing changed
+    approval_hours: int = Field(default=24, ge=1, le=336)  # stack parameter ApprovalHours
 
 
 @lru_cache
@@ -42,4 +43,5 @@ def get_settings() -> Settings:
         notify_dead_letter_url=os.environ.get("NOTIFY_DLQ_URL") or None,
         local_endpoints=os.environ.get("AUTOPILOT_LOCAL_ENDPOINTS", "false").lower() == "true",
         observe=os.environ.get("AUTOPILOT_MODE", "act").lower() == "observe",
+        approval_hours=int(os.environ.get("APPROVAL_HOURS", "24")),
     )

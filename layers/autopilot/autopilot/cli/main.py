@@ -620,6 +620,47 @@ def unfreeze(service: str, endpoint_url: str | None, table: str | None) -> None:
     _set_frozen(service, endpoint_url, table, frozen=False)
 
 
+def _decide(service: str, approval_id: str, decision: str, endpoint_url: str | None, table: str | None) -> None:
+    """A person's decision on a push held for approval, from the terminal (the same as the chat buttons)."""
+    import getpass
+
+    from autopilot.approvals import Decision, decide
+    from autopilot.handlers.common import flush_outbox
+    from autopilot.handlers.deploy import deploy_ports
+
+    ref = _service(service)
+    adapters = _adapters(endpoint_url, table)
+    report = decide(ref, approval_id, Decision(decision), f"cli:{getpass.getuser()}", deploy_ports(adapters))
+    flush_outbox()  # the approval's message, updated with who decided
+    if _json(report.model_dump(mode="json")):
+        if report.outcome not in ("APPROVED", "REJECTED"):
+            sys.exit(FINDINGS)
+        return
+    out.print(f"{report.service} {report.approval_id}: {report.outcome}: {report.reason}")
+    if report.outcome not in ("APPROVED", "REJECTED"):
+        sys.exit(FINDINGS)
+
+
+@cli.command()
+@service_argument
+@click.argument("approval_id")
+@endpoint_option
+@table_option
+def approve(service: str, approval_id: str, endpoint_url: str | None, table: str | None) -> None:
+    """Deploy a push held for approval (autopilot:approval=required), checked again against the service now."""
+    _decide(service, approval_id, "approve", endpoint_url, table)
+
+
+@cli.command()
+@service_argument
+@click.argument("approval_id")
+@endpoint_option
+@table_option
+def reject(service: str, approval_id: str, endpoint_url: str | None, table: str | None) -> None:
+    """Refuse a push held for approval: it is never deployed to the service."""
+    _decide(service, approval_id, "reject", endpoint_url, table)
+
+
 @cli.command()
 @click.argument("action", type=click.Choice(["list", "clear"]))
 @service_argument

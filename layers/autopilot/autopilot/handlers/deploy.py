@@ -32,8 +32,13 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
         except ConfigDocumentError as error:
             raise PolicyError(str(error)) from error
 
+    settings = get_settings()
     return DeployPorts(
-        ecs=adapters.ecs, ledger=adapters.ledger, named_policies=named_policies, observe=get_settings().observe
+        ecs=adapters.ecs,
+        ledger=adapters.ledger,
+        named_policies=named_policies,
+        observe=settings.observe,
+        approval_hours=settings.approval_hours,
     )
 
 

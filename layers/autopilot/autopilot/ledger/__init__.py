@@ -9,18 +9,21 @@ callers see typed records (`records`).
     ledger.stops          stopped-task counters (crash loops)
     ledger.notifications  chat threads and deliveries
     ledger.requests       Slack requests already taken (replay cache)
+    ledger.approvals      pushes held for a person's decision (autopilot:approval=required)
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from autopilot.ledger.approvals import ApprovalRepository
 from autopilot.ledger.deployments import DeploymentRepository
 from autopilot.ledger.index import IndexRepository
 from autopilot.ledger.keys import service_pk
 from autopilot.ledger.leases import Leases, LifecycleClaims, RollbackClaims
 from autopilot.ledger.notifications import NotificationRecords
 from autopilot.ledger.records import (
+    Approval,
     Claim,
     ClaimState,
     DeployedImage,
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TTL_ATTRIBUTE",
+    "Approval",
     "Claim",
     "ClaimState",
     "DeployRow",
@@ -84,3 +88,4 @@ class Ledger:
         self.stops = StopCounters(shared)
         self.notifications = NotificationRecords(shared)
         self.requests = SeenRequests(shared)
+        self.approvals = ApprovalRepository(shared)

@@ -32,6 +32,7 @@ MANUAL_PREFIX = "MANUAL#"
 OBSERVED_PREFIX = "OBSERVED#"
 _DEPLOY = "DEPLOY#"
 _ECS_DEPLOY = "ECSDEPLOY#"
+_APPROVAL = "APPROVAL#"
 
 
 def idempotency_pk(scope: str) -> str:
@@ -86,6 +87,14 @@ def stops_pk(subject: str) -> str:
     return f"STOPS#{subject}"
 
 
+def approval_sk(approval_id: str) -> str:
+    return f"{_APPROVAL}{approval_id}"
+
+
+def approval_prefix() -> str:
+    return _APPROVAL
+
+
 def slack_request_pk(signature: str) -> str:
     """One Slack request, by a digest of its signature (the replay cache)."""
     return "SLACKREQ#" + hashlib.sha256(signature.encode()).hexdigest()
@@ -101,13 +110,14 @@ def delivered_pk(route: str) -> str:
 
 def record_kind(sort_key: str) -> str:
     """What a row of a service's history is, from its sort key: deployment (ours), ecs-deployment, rollback,
-    manual-rollback, state."""
+    manual-rollback, observation, approval, state."""
     for prefix, kind in (
         (_ECS_DEPLOY, "ecs-deployment"),
         (_DEPLOY, "deployment"),
         (ROLLBACK_PREFIX, "rollback"),
         (MANUAL_PREFIX, "manual-rollback"),
         (OBSERVED_PREFIX, "observation"),
+        (_APPROVAL, "approval"),
     ):
         if sort_key.startswith(prefix):
             return kind

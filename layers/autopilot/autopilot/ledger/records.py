@@ -275,3 +275,23 @@ def state_of(item: Mapping[str, Any]) -> ServiceState:
         bad_revisions=frozenset(item.get("bad_revisions", set())),
         rollbacks=tuple(int(at) for at in item.get("rollbacks", [])),
     )
+
+
+class Approval(Row):
+    """A push held for a person's decision on one service (autopilot:approval=required). PENDING until someone
+    approves or rejects it in chat, a newer push supersedes it, or it expires."""
+
+    service: str
+    approval_id: str
+    status: str = "PENDING"  # PENDING, APPROVED, REJECTED, SUPERSEDED, EXPIRED
+    push: str  # the ECR push event as received (JSON): approving deploys it through the same code path
+    repository: str
+    tag: str
+    digest: str
+    previous_task_definition: str
+    changes: list[str] = Field(default_factory=list)  # "container: old image → new image"
+    requested_at: int
+    expires_at: int
+    decided_by: str | None = None
+    decided_at: int | None = None
+    superseded_by: str | None = None
