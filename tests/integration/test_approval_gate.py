@@ -10,6 +10,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from autopilot.aws import clients
 from autopilot.cli.main import cli
 from autopilot.ledger import Ledger
 from autopilot.refs import ServiceRef
@@ -35,7 +36,12 @@ def world(project, events) -> World:
 
 
 def decide(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [*args, "--table", "ecs-autopilot-ledger"], catch_exceptions=False)
+    """The command as a person runs it, in this process (moto): it switches the clients to its interactive
+    retry profile, which must not outlive it (the functions retry more patiently)."""
+    try:
+        result = CliRunner().invoke(cli, [*args, "--table", "ecs-autopilot-ledger"], catch_exceptions=False)
+    finally:
+        clients.use_profile("function")
     return result.exit_code, result.output
 
 

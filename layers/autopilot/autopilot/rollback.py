@@ -280,8 +280,8 @@ def _failed(
 ) -> RollbackReport:
     bad = report.task_definition or ""
     digests = _digests(bad, state, ports.ecs)
-    if bad in state.bad_revisions and snapshot.task_definition != bad:
-        # rolled back already (an alarm while ECS was deploying it): this FAILED is how that deployment ended
+    if _rolled_back_already(ref, bad, snapshot, state, ports):
+        # an alarm rolled it back while ECS was deploying it: this FAILED is how that deployment ended
         return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=digests)
     if _ecs_is_rolling_back(ref, snapshot, ports.ledger) or _ecs_rolled_back(ref, bad, ports):
         ports.ledger.services.mark_bad(ref, bad, digests)
@@ -312,6 +312,16 @@ def _failed(
         report.deployment_id,
     )
     return roll_back(report, ref, snapshot, config, state, ports, bad=bad, digests=digests)
+
+
+def _rolled_back_already(
+    ref: ServiceRef, bad: str, snapshot: ServiceSnapshot, state: ServiceState, ports: RollbackPorts
+) -> bool:
+    """Our rollback of `bad` is done (marked bad, the service off it, no claim left unfinished). A claim still
+    open means an attempt failed midway: its retry goes the whole way again, telling included."""
+    if bad not in state.bad_revisions or snapshot.task_definition == bad:
+        return False
+    return not any(claim.bad == bad for claim in ports.ledger.rollbacks.unfinished(ref))
 
 
 def _ecs_is_rolling_back(ref: ServiceRef, snapshot: ServiceSnapshot, ledger: RollbackLedger) -> bool:

@@ -10,13 +10,15 @@ import urllib.request
 import warnings
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from autopilot.aws import clients
-from autopilot.local.ecs.engine import Engine
 from autopilot.local.project import Project
+
+if TYPE_CHECKING:
+    from autopilot.local.ecs.engine import Engine
 
 LOCAL_REGION = "us-west-2"
 LOCAL_ACCOUNT = "123456789012"
@@ -101,6 +103,7 @@ def create_stack_resources(project: Project, *, config_document: str = "{}") -> 
     the template), the queues, and the configuration document; and set the functions' environment."""
     from autopilot.local import lifecycle, strict
     from autopilot.local.ecs import api as ecs_api
+    from autopilot.local.ecs.engine import Engine  # the CLI's --local commands need only use_endpoint
 
     strict.install()
     ecs_api.install()

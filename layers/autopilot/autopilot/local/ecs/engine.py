@@ -508,10 +508,11 @@ class Engine:
             self._flip_back(run, deployment, target)
             return
         run.service.task_definition = target.task_definition
+        # the circuit breaker's own words (AWS's documented example); a StopServiceDeployment rollback's are not
+        # documented: it must not read as the circuit breaker's
+        why = "ECS deployment circuit breaker" if reason is None else f"Service deployment {deployment.id} stopped"
         back = self._start_deployment(
-            run,
-            target.task_definition,
-            reason=f"ECS deployment circuit breaker: rolling back to deploymentId {target.id}.",
+            run, target.task_definition, reason=f"{why}: rolling back to deploymentId {target.id}."
         )
         back.rolling_back_from = deployment.id
         deployment.status = "ACTIVE"
