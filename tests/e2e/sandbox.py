@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from tests.conftest import ROOT
 
@@ -22,28 +24,40 @@ def clean_env(home: Path) -> dict[str, str]:
 
 @dataclass
 class LocalUp:
+    """The running `local up`. Its stdout and stderr are read all the time, by a thread each, as a terminal
+    would: a pipe nobody reads fills up (64 KiB) and blocks the process, which then cannot stop on Ctrl-C."""
+
     process: subprocess.Popen[str]
     banner: list[str]
     env: dict[str, str]
     lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _read: int = 0  # lines read_until has looked at
+
+    def __post_init__(self) -> None:
+        for stream, sink in ((self.process.stdout, self.lines), (self.process.stderr, self.errors)):
+            threading.Thread(target=_drain, args=(stream, sink), daemon=True).start()
 
     def hint(self) -> str:
         return next(line.strip() for line in self.banner if line.strip().startswith("export "))
 
     def read_until(self, text: str, seconds: float = 30) -> list[str]:
-        """Lines the running `local up` prints (the chat sink), until one contains `text`."""
-        assert self.process.stdout is not None
-        os.set_blocking(self.process.stdout.fileno(), False)
+        """Lines the running `local up` prints (the chat sink), until one printed since the last call contains
+        `text`."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if line:
-                self.lines.append(line)
-                if text in line:
-                    return self.lines
-            else:
-                time.sleep(0.1)
+            while self._read < len(self.lines):
+                self._read += 1
+                if text in self.lines[self._read - 1]:
+                    return self.lines[: self._read]
+            time.sleep(0.1)
         raise AssertionError(f"{text!r} not printed within {seconds} s; printed: {self.lines}")
+
+
+def _drain(stream: IO[str] | None, sink: list[str]) -> None:
+    if stream is not None:
+        for line in stream:
+            sink.append(line)
 
 
 @contextmanager
