@@ -185,10 +185,13 @@ def test_operator_commands_freeze_quarantine_history_and_rollback(project, event
     assert not re.search(r"\d{4}-\d\d-\d\dT", history.stdout)  # no ISO "T" form beside the table's own
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", history.stdout)
 
-    planned = autopilot("rollback", "prod/web", "--dry-run", *target)
+    in_flight = autopilot("rollback", "prod/web", "--dry-run", *target)  # web:2 is still deploying: ECS's rollback
+    assert in_flight.stdout.strip() == "would stop the deployment of prod/web: web:2 → web:1 (nothing changed)"
+    world.ecs_until("SERVICE_DEPLOYMENT_COMPLETED")  # web:2's deployment is over (and good): UpdateService now
+    planned = autopilot("rollback", "prod/web", "--to", "web:1", "--dry-run", *target)
     assert planned.stdout.strip() == "would update prod/web: web:2 → web:1 (nothing changed)"
     assert world.running("prod", "web")["revision"] == 2
-    done = autopilot("rollback", "prod/web", *target)
+    done = autopilot("rollback", "prod/web", "--to", "web:1", *target)
     assert done.returncode == 0, done.stderr
     assert world.running("prod", "web")["revision"] == 1
     assert "manual rollback by" in autopilot("history", "prod/web", *target).stdout

@@ -20,6 +20,7 @@ FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app
 
 # each function's own logic; another function's never loads with it
 LOGIC = {
+    "chatops": "autopilot.chatops.front",
     "deploy": "autopilot.deploy",
     "inventory": "autopilot.inventory",
     "notify": "autopilot.notify.deliver",

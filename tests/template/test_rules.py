@@ -67,6 +67,12 @@ TASK_WATCH_EVENTS = [
     "ecs-task-stopped-standalone.json",
     "ecs-service-steady-state.json",
 ]
+HOOK_EVENTS = [
+    "ecs-hook-awaiting-action.json",
+    "ecs-hook-succeeded.json",
+    "ecs-hook-failed.json",
+    "ecs-hook-timed-out.json",
+]
 NOWHERE = ["ecs-task-running.json"]
 
 
@@ -80,6 +86,7 @@ def test_every_sample_event_is_classified_here() -> None:
         + NOT_ROLLBACK
         + SPOT_EVENTS
         + TASK_WATCH_EVENTS
+        + HOOK_EVENTS
         + NOWHERE
     )
     assert {path.name for path in EVENTS.glob("*.json")} == listed
@@ -136,6 +143,24 @@ def test_stopped_tasks_and_steady_states_route_to_task_watch_alone_and_parse(pro
     event = sample(name)
     assert project.route(event) == ["TaskWatchFunction"]
     TypeAdapter(TaskWatchTrigger).validate_python(event)
+
+
+@pytest.mark.parametrize("name", HOOK_EVENTS)
+def test_pause_hook_events_route_to_chatops_function_alone_and_parse(project, name: str) -> None:
+    from autopilot.events import HookStateChangeEvent
+
+    event = sample(name)
+    assert project.route(event) == ["ChatOpsFunction"]
+    HookStateChangeEvent.model_validate(event)
+
+
+def test_a_lambda_hook_or_another_detail_type_does_not_reach_chatops(project) -> None:
+    lambda_hook = sample("ecs-hook-awaiting-action.json")
+    lambda_hook["detail"]["hookType"] = "AWS_LAMBDA"  # ECS calls a Lambda hook itself: nothing for chat to do
+    assert project.route(lambda_hook) == []
+    other = sample("ecs-hook-awaiting-action.json")
+    other["detail-type"] = "ECS Deployment State Change"
+    assert "ChatOpsFunction" not in project.route(other)
 
 
 def test_a_running_task_routes_nowhere(project) -> None:

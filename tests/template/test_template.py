@@ -36,6 +36,7 @@ def test_functions_run_python_313_on_arm64_with_the_shared_layer(project: Projec
         "NotifyFunction",
         "SpotDrainFunction",
         "TaskWatchFunction",
+        "ChatOpsFunction",
     }
 
 
@@ -50,7 +51,15 @@ def test_ledger_is_on_demand_encrypted_recoverable_and_expires_items(project: Pr
 
 
 @pytest.mark.parametrize(
-    "function", ["DeployFunction", "InventoryFunction", "RollbackFunction", "SpotDrainFunction", "TaskWatchFunction"]
+    "function",
+    [
+        "DeployFunction",
+        "InventoryFunction",
+        "RollbackFunction",
+        "SpotDrainFunction",
+        "TaskWatchFunction",
+        "ChatOpsFunction",
+    ],
 )
 def test_every_rule_target_has_a_retry_policy_and_a_dead_letter_queue(project: Project, function: str) -> None:
     for event in functions(project)[function]["Properties"]["Events"].values():
@@ -161,6 +170,9 @@ def test_only_the_notify_function_reads_route_secrets_and_only_under_the_prefix(
         if name == "NotifyFunction":
             assert len(secret_statements) == 1
             assert "${NotificationSecretsPrefix}*" in secret_statements[0]["Resource"]["Fn::Sub"]
+        elif name == "ChatOpsFunction":  # the Slack app's own secret, by its name (Secrets Manager adds -??????)
+            assert len(secret_statements) == 1
+            assert secret_statements[0]["Resource"]["Fn::Sub"].endswith(":secret:${ChatOpsSecretName}-??????")
         else:
             assert secret_statements == []
 

@@ -378,3 +378,31 @@ SpotDrainTrigger = Annotated[
     Field(discriminator="detail_type"),
 ]
 TaskWatchTrigger = Annotated[TaskStateChangeEvent | ServiceActionEvent, Field(discriminator="detail_type")]
+
+
+class HookDetail(Model):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    event_name: Literal["HOOK_AWAITING_ACTION", "HOOK_SUCCEEDED", "HOOK_FAILED", "HOOK_TIMED_OUT"] = Field(
+        alias="eventName"
+    )
+    hook_id: Word = Field(alias="hookId")
+    hook_type: Literal["PAUSE"] = Field(alias="hookType")
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+    lifecycle_stage: Word = Field(alias="lifecycleStage")
+    cluster_arn: Arn = Field(alias="clusterArn")
+    service_arn: Arn = Field(alias="serviceArn")
+    service_deployment_arn: Arn = Field(alias="serviceDeploymentArn")
+    updated_at: datetime = Field(alias="updatedAt")
+
+
+class HookStateChangeEvent(AwsEvent):
+    """`ECS Hook State Change` of a pause hook: a service deployment waits at a lifecycle stage for
+    ContinueServiceDeployment (HOOK_AWAITING_ACTION), or the hook ended (succeeded, failed, timed out)."""
+
+    detail_type: Literal["ECS Hook State Change"] = Field(alias="detail-type")
+    source: Literal["aws.ecs"]
+    detail: HookDetail
+
+    def service(self) -> ServiceRef:
+        return ServiceRef.from_arn(self.detail.service_arn, self.detail.cluster_arn)

@@ -26,6 +26,8 @@ class Settings(Model):
     local_endpoints: bool = False  # routes may reach the loopback chat sink (local up, demo, tests only)
     observe: bool = False  # stack parameter Mode=observe: every decision recorded and told, nothing changed
     approval_hours: int = Field(default=24, ge=1, le=336)  # stack parameter ApprovalHours
+    chatops_secret_name: str = "ecs-autopilot-chatops/slack-app"  # noqa: S105 - its name (ChatOpsSecretName)
+    chatops_queue_url: str | None = None  # the ChatOps function's own work queue
 
 
 @lru_cache
@@ -44,4 +46,6 @@ def get_settings() -> Settings:
         local_endpoints=os.environ.get("AUTOPILOT_LOCAL_ENDPOINTS", "false").lower() == "true",
         observe=os.environ.get("AUTOPILOT_MODE", "act").lower() == "observe",
         approval_hours=int(os.environ.get("APPROVAL_HOURS", "24")),
+        chatops_secret_name=os.environ.get("CHATOPS_SECRET_NAME", "ecs-autopilot-chatops/slack-app"),
+        chatops_queue_url=os.environ.get("CHATOPS_QUEUE_URL") or None,
     )

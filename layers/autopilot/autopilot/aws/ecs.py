@@ -147,6 +147,19 @@ class EcsGateway:
         its kin flip traffic back; rolling starts a deployment of the source revision)."""
         self._client.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
 
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        """Answer a pause hook: CONTINUE the deployment to its next stage, or ROLLBACK."""
+        self._client.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook_id, action=action)  # type: ignore[arg-type]
+
+    def deployment_target(self, arn: str) -> str | None:
+        """The task definition a service deployment deploys (its target service revision's), when ECS has it."""
+        found = self._client.describe_service_deployments(serviceDeploymentArns=[arn]).get("serviceDeployments", [])
+        revision = (found[0].get("targetServiceRevision") or {}).get("arn") if found else None
+        if not revision:
+            return None
+        described = self._client.describe_service_revisions(serviceRevisionArns=[revision])["serviceRevisions"]
+        return str(described[0]["taskDefinition"]) if described else None
+
     def rolling_back(self, ref: ServiceRef, task_definition: str) -> bool:
         """Whether ECS is rolling back, or has rolled back, a deployment of `task_definition` (its circuit breaker,
         its alarms, a failed lifecycle hook, or anyone's StopServiceDeployment): the service-deployments API."""

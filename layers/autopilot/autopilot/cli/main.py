@@ -471,34 +471,29 @@ def history(service: str, endpoint_url: str | None, table: str | None) -> None:
 @endpoint_option
 @table_option
 def rollback(service: str, revision: str | None, dry_run: bool, endpoint_url: str | None, table: str | None) -> None:
-    """Roll a service back to its last-known-good revision (or --to REVISION)."""
+    """Roll a service back to its last-known-good revision (or --to REVISION). While a deployment is in flight,
+    ECS's own rollback stops it (StopServiceDeployment), whatever its strategy."""
+    from autopilot.manual import ManualActionError, manual_rollback
+
     ref = _service(service)
     adapters = _adapters(endpoint_url, table)
-    state = adapters.ledger.services.state(ref)
-    snapshot = adapters.ecs.describe_services([ref]).get(ref)
-    if snapshot is None:
-        raise CliError(f"service {ref} not found")
-    target = revision or state.last_known_good
-    if not target:
-        raise CliError(f"{ref} has no known good revision; pass --to REVISION")
-    described = adapters.ecs.describe_task_definition(target)
-    if described is None:
-        raise CliError(f"task definition {target} not found")
-    if described.arn in state.bad_revisions:
-        raise CliError(f"{described.family_revision} is marked bad for {ref}; refusing to roll back to it")
-    current = snapshot.task_definition.rsplit("/", 1)[-1]
-    if described.arn == snapshot.task_definition:
-        raise CliError(f"{ref} already runs {described.family_revision}: nothing to roll back")
-    if dry_run:
-        if not _json({"service": str(ref), "from": current, "to": described.family_revision, "changed": False}):
-            out.print(f"would update {ref}: {current} → {described.family_revision} (nothing changed)")
+    actor = os.environ.get("USER") or "autopilot CLI"
+    try:
+        done = manual_rollback(ref, revision, actor, ecs=adapters.ecs, ledger=adapters.ledger, dry_run=dry_run)
+    except ManualActionError as error:
+        raise CliError(str(error)) from error
+    answer = {"service": str(ref), "from": done.current, "to": done.target, "changed": done.changed}
+    if done.stopped_deployment:
+        answer["stopped_deployment"] = done.stopped_deployment
+    if _json(answer):
         return
-    adapters.ecs.update_service(ref, described.arn)
-    adapters.ledger.deployments.record_manual_rollback(
-        ref, snapshot.task_definition, described.arn, actor=os.environ.get("USER") or "autopilot CLI"
-    )
-    if not _json({"service": str(ref), "from": current, "to": described.family_revision, "changed": True}):
-        out.print(f"{ref}: {current} → {described.family_revision}")
+    if dry_run:
+        out.print(
+            f"would {'stop the deployment of' if done.stopped_deployment else 'update'} {ref}: "
+            f"{done.current} → {done.target} (nothing changed)"
+        )
+        return
+    out.print(done.describe())
 
 
 @cli.command()
@@ -594,12 +589,17 @@ def _existing(adapters: Any, ref: Any) -> Any:
 
 
 def _set_frozen(service: str, endpoint_url: str | None, table: str | None, *, frozen: bool) -> None:
+    from autopilot.manual import ManualActionError, set_frozen
+
     ref = _service(service)
     adapters = _adapters(endpoint_url, table)
     _existing(adapters, ref)
-    adapters.ledger.services.set_frozen(ref, frozen)
+    try:
+        said = set_frozen(ref, frozen, ecs=adapters.ecs, ledger=adapters.ledger)
+    except ManualActionError as error:  # deleted since
+        raise CliError(str(error)) from error
     if not _json({"service": str(ref), "frozen": frozen}):
-        out.print(f"{ref} is frozen: pushes do not deploy to it" if frozen else f"{ref} is unfrozen")
+        out.print(said)
 
 
 @cli.command()

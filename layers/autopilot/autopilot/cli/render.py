@@ -126,6 +126,8 @@ def history_table(service: Any, rows: list[HistoryRow]) -> Table:
             table.add_row(when, f"manual rollback by {row.actor}", change, "ROLLED_BACK", "")
         elif row.kind == "observation":
             table.add_row(when, row.detail or "", "", "OBSERVED", "observe mode: nothing changed")
+        elif row.kind == "action":
+            table.add_row(when, f"{row.detail} by {row.actor}", "", row.status or "", row.outcome_detail or "")
         elif row.kind == "rollback":
             outcome = row.outcome or "in progress"
             table.add_row(when, "rollback", short_task_definition(row.bad), "bad revision", outcome)

@@ -13,6 +13,8 @@ the first webhook, slack_sdk with the first Slack bot route (`make bench` measur
     NotifyFunction      handlers.notify.handle_notify        notification queue (SQS FIFO batch) → autopilot.notify
     SpotDrainFunction   handlers.spot_drain.handle_spot_drain  Spot warnings, hooks, own delay queue → autopilot.drain
     TaskWatchFunction   handlers.task_watch.handle_task_watch  stopped tasks, steady state → autopilot.taskwatch
+    ChatOpsFunction     handlers.chatops.handle_chatops      Slack (Function URL) → autopilot.chatops.front;
+                                                             its work queue → chatops.work; pause hooks → chatops.hooks
 
 The CLI (`autopilot replay`, `plan`, `doctor`, `notify test`) calls the same entry points.
 """

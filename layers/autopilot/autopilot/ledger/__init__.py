@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from autopilot.ledger.actions import ActionRepository
 from autopilot.ledger.approvals import ApprovalRepository
 from autopilot.ledger.deployments import DeploymentRepository
 from autopilot.ledger.index import IndexRepository
@@ -89,3 +90,4 @@ class Ledger:
         self.notifications = NotificationRecords(shared)
         self.requests = SeenRequests(shared)
         self.approvals = ApprovalRepository(shared)
+        self.actions = ActionRepository(shared)

@@ -11,6 +11,9 @@
                                                           (CLAIMED, `lease_until`, `owner_id`) until DONE
 - `SERVICE#<cluster>/<service>`, `MANUAL#<time>`          an operator's rollback
 - `SERVICE#<cluster>/<service>`, `OBSERVED#<time>#<id>`   what observe mode would have done
+- `SERVICE#<cluster>/<service>`, `APPROVAL#<id>`          a push held for approval, and who decided
+- `SERVICE#<cluster>/<service>`, `ACTION#<key>`           a person's action from chat (who, what, outcome)
+- `SLACKREQ#<sha256 of the signature>`, `-`               a Slack request taken (the replay cache, TTL)
 - `LIFECYCLE#<group>`, `<instance>#<token>`               one terminate lifecycle action: lease, then DONE with
                                                           the generation of its wait, `completed` at the end
 - `STOPS#<subject>`, `<stop class>`                       stopped-task counter of one window
@@ -33,6 +36,7 @@ OBSERVED_PREFIX = "OBSERVED#"
 _DEPLOY = "DEPLOY#"
 _ECS_DEPLOY = "ECSDEPLOY#"
 _APPROVAL = "APPROVAL#"
+_ACTION = "ACTION#"
 
 
 def idempotency_pk(scope: str) -> str:
@@ -91,6 +95,10 @@ def approval_sk(approval_id: str) -> str:
     return f"{_APPROVAL}{approval_id}"
 
 
+def action_sk(key: str) -> str:
+    return f"{_ACTION}{key}"
+
+
 def approval_prefix() -> str:
     return _APPROVAL
 
@@ -110,7 +118,7 @@ def delivered_pk(route: str) -> str:
 
 def record_kind(sort_key: str) -> str:
     """What a row of a service's history is, from its sort key: deployment (ours), ecs-deployment, rollback,
-    manual-rollback, observation, approval, state."""
+    manual-rollback, observation, approval, action, state."""
     for prefix, kind in (
         (_ECS_DEPLOY, "ecs-deployment"),
         (_DEPLOY, "deployment"),
@@ -118,6 +126,7 @@ def record_kind(sort_key: str) -> str:
         (MANUAL_PREFIX, "manual-rollback"),
         (OBSERVED_PREFIX, "observation"),
         (_APPROVAL, "approval"),
+        (_ACTION, "action"),
     ):
         if sort_key.startswith(prefix):
             return kind

@@ -295,3 +295,18 @@ class Approval(Row):
     decided_by: str | None = None
     decided_at: int | None = None
     superseded_by: str | None = None
+
+
+class ActionRecord(Row):
+    """A person's action from chat on one service (freeze, rollback, approve, continue a pause hook, …)."""
+
+    service: str
+    key: str  # what makes it one action: the Slack request, or the pause hook it answers
+    action: str  # the command
+    actor: str  # slack:<user id>
+    detail: str  # the command as typed or pressed
+    request: str  # the Slack request it came with
+    status: str  # REQUESTED, then DONE or FAILED
+    at: str
+    outcome_detail: str | None = None
+    kind: str = "action"

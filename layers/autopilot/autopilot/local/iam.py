@@ -609,7 +609,12 @@ def _create_service(call: Call) -> list[Check]:
     return [Check(call.action, (arn,), {"ecs:cluster": (_cluster_arn(call),), **_request_tags(call)})]
 
 
-@_maps("ecs.DescribeServiceDeployments", "ecs.StopServiceDeployment", "ecs.DescribeServiceRevisions")
+@_maps(
+    "ecs.DescribeServiceDeployments",
+    "ecs.StopServiceDeployment",
+    "ecs.ContinueServiceDeployment",
+    "ecs.DescribeServiceRevisions",
+)
 def _service_deployments(call: Call) -> list[Check]:
     """Service deployments and revisions are resources of their own, named by their ARNs."""
     arns = (

@@ -131,6 +131,7 @@ def _patch_responses(response_class: Any) -> None:
     response_class.describe_service_deployments = _describe_service_deployments
     response_class.describe_service_revisions = _describe_service_revisions
     response_class.stop_service_deployment = _stop_service_deployment
+    response_class.continue_service_deployment = _continue_service_deployment
 
 
 def _create_service(self: Any) -> Any:
@@ -219,6 +220,21 @@ def _stop_service_deployment(self: Any) -> Any:
     return ActionResult({"serviceDeploymentArn": arn})
 
 
+def _continue_service_deployment(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import EcsClientException, ServiceNotFoundException
+
+    engine = _engine_or_fail()
+    arn = self._get_param("serviceDeploymentArn")
+    try:
+        engine.continue_service_deployment(arn, self._get_param("hookId") or "", self._get_param("action") or "")
+    except KeyError as missing:
+        raise ServiceNotFoundException() from missing
+    except DeploymentNotStoppableError as refused:
+        raise EcsClientException(str(refused)) from refused
+    return ActionResult({"serviceDeploymentArn": arn})
+
+
 def _run_key(service: Any) -> str:
     return f"{service._account_id}/{service.region_name}/{service.cluster_name}/{service.name}"
 
@@ -270,6 +286,17 @@ def _full(run: ServiceRun, deployment: EngineDeployment) -> dict[str, Any]:
             "threshold": Engine._threshold(run, breaker) if breaker.get("enable") else 0,
         },
     }
+    if deployment.hook:
+        hook = deployment.hook
+        body["lifecycleHookDetails"] = [
+            {
+                "hookId": hook["hookId"],
+                "targetType": "PAUSE",
+                "status": hook["status"],
+                "expiresAt": hook["expiresAt"],
+                "timeoutAction": hook["timeoutAction"],
+            }
+        ]
     if deployment.rollback:
         body["rollback"] = deployment.rollback
     return body

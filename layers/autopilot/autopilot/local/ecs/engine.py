@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -135,6 +136,8 @@ class EngineDeployment:
     stage_until: datetime | None = None
     rollback: dict[str, Any] | None = None
     rolling_back_from: str | None = None  # the deployment this one rolls back
+    hook: dict[str, Any] | None = None  # the pause hook it waits at (or waited at last): lifecycleHookDetails
+    hooks_done: set[str] = field(default_factory=set)  # stages whose pause hooks were continued
 
     @property
     def digits(self) -> str:
@@ -349,6 +352,66 @@ class Engine:
             self._sync(run)
             return deployment
 
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> EngineDeployment:
+        """ContinueServiceDeployment: a deployment waiting at a pause hook goes on (CONTINUE) or rolls back."""
+        with self.lock:
+            run, deployment = self.find_service_deployment(arn)
+            hook = deployment.hook
+            if hook is None or hook["hookId"] != hook_id:
+                raise DeploymentNotStoppableError(f"The hook {hook_id} is not a hook of service deployment {arn}.")
+            if hook["status"] != "AWAITING_ACTION" or deployment.service_status != "IN_PROGRESS":
+                raise DeploymentNotStoppableError(
+                    f"The hook {hook_id} is in {hook['status']} and does not await an action."
+                )
+            stage = str(hook["stage"])
+            if action == "CONTINUE":
+                hook["status"] = "SUCCEEDED"
+                deployment.hooks_done.add(stage)
+                self._emit(self._shapes(run).hook("HOOK_SUCCEEDED", run.service, deployment, hook, at=self.now))
+            else:
+                hook["status"] = "FAILED"
+                self._emit(self._shapes(run).hook("HOOK_FAILED", run.service, deployment, hook, at=self.now))
+                deployment.service_status = "ROLLBACK_REQUESTED"
+                self._roll_back(run, deployment, reason=f"rolled back at the {stage} pause hook")
+            self._sync(run)
+            return deployment
+
+    def _paused(self, run: ServiceRun, deployment: EngineDeployment, stage: str) -> bool:
+        """Whether the deployment waits at a pause hook of `stage`: the hook starts (HOOK_AWAITING_ACTION) when
+        the deployment reaches the stage, ends with ContinueServiceDeployment or its timeout (timeoutAction)."""
+        if stage in deployment.hooks_done:
+            return False
+        hooks = [
+            hook
+            for hook in deployment.configuration.get("lifecycleHooks") or []
+            if hook.get("targetType") == "PAUSE" and stage in (hook.get("lifecycleStages") or [])
+        ]
+        if not hooks:
+            return False
+        hook = deployment.hook
+        if hook is None or hook["stage"] != stage or hook["status"] != "AWAITING_ACTION":
+            timeout = hooks[0].get("timeoutConfiguration") or {}
+            hook = deployment.hook = {
+                "hookId": "ecs-pause-" + uuid.uuid4().hex,
+                "stage": stage,
+                "status": "AWAITING_ACTION",
+                "expiresAt": self.now + timedelta(minutes=int(timeout.get("timeoutInMinutes") or 1440)),
+                "timeoutAction": str(timeout.get("action") or "ROLLBACK"),
+            }
+            deployment.stage = stage
+            self._emit(self._shapes(run).hook("HOOK_AWAITING_ACTION", run.service, deployment, hook, at=self.now))
+            return True
+        if self.now < hook["expiresAt"]:
+            return True
+        hook["status"] = "TIMED_OUT"
+        self._emit(self._shapes(run).hook("HOOK_TIMED_OUT", run.service, deployment, hook, at=self.now))
+        if hook["timeoutAction"] == "ROLLBACK":
+            deployment.service_status = "ROLLBACK_REQUESTED"
+            self._roll_back(run, deployment, reason=f"the {stage} pause hook timed out")
+            return True
+        deployment.hooks_done.add(stage)
+        return False
+
     def find_service_deployment(self, arn: str) -> tuple[ServiceRun, EngineDeployment]:
         for run in self.services.values():
             for deployment in run.history:
@@ -559,30 +622,51 @@ class Engine:
         self._finish_if_done(run, primary)
 
     def _shifting(self, run: ServiceRun, primary: EngineDeployment) -> None:
-        """BLUE_GREEN, LINEAR, CANARY: scale the new revision up in full, shift traffic, bake, clean up."""
-        desired = int(run.service.desired_count)
-        if primary.stage == "SCALE_UP":
-            for _ in range(max(0, desired - len(run.live(primary)))):
-                if self._launch(run, primary) is None:
-                    break
-            if sum(t.healthy(self.now) for t in run.live(primary)) >= desired:
-                primary.stage = "PRODUCTION_TRAFFIC_SHIFT"
-                primary.stage_until = self.now
-        if primary.stage == "PRODUCTION_TRAFFIC_SHIFT" and primary.stage_until and self.now >= primary.stage_until:
+        """BLUE_GREEN, LINEAR, CANARY: scale the new revision up in full, shift traffic, bake, clean up; pause
+        hooks (PAUSE lifecycle hooks) stop it at their stage until continued or timed out."""
+        if primary.stage in ("SCALE_UP", "POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT") and not self._scaled_up(
+            run, primary
+        ):
+            return
+        shifting = primary.stage in ("PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT")
+        if shifting and primary.stage_until and self.now >= primary.stage_until:
+            if self._paused(run, primary, "PRE_PRODUCTION_TRAFFIC_SHIFT"):
+                return
+            primary.hooks_done.discard("PRE_PRODUCTION_TRAFFIC_SHIFT")  # linear, canary: it pauses at every step
+            primary.stage = "PRODUCTION_TRAFFIC_SHIFT"
             step, wait = self._shift_step(primary)
             primary.traffic = min(1.0, primary.traffic + step)
             if primary.traffic >= 1.0:
-                primary.stage = "BAKE_TIME"
-                bake = int(primary.configuration.get("bakeTimeInMinutes") or 0)
-                primary.stage_until = self.now + timedelta(minutes=bake)
+                primary.stage = "POST_PRODUCTION_TRAFFIC_SHIFT"
             else:
                 primary.stage_until = self.now + timedelta(minutes=wait)
+        if primary.stage == "POST_PRODUCTION_TRAFFIC_SHIFT":
+            if self._paused(run, primary, "POST_PRODUCTION_TRAFFIC_SHIFT"):
+                return
+            primary.stage = "BAKE_TIME"
+            bake = int(primary.configuration.get("bakeTimeInMinutes") or 0)
+            primary.stage_until = self.now + timedelta(minutes=bake)
         if primary.stage == "BAKE_TIME" and primary.stage_until and self.now >= primary.stage_until:
             primary.stage = "CLEAN_UP"
             for task in [t for t in run.live() if t.deployment_id != primary.id]:
                 self._scale_in(run, task, primary)
         if primary.stage == "CLEAN_UP":
             self._finish_if_done(run, primary)
+
+    def _scaled_up(self, run: ServiceRun, primary: EngineDeployment) -> bool:
+        """The new revision at full size and past its post-scale-up pause hooks (test traffic moves at once
+        here: its hooks come right after the scale-up's): production traffic may shift."""
+        desired = int(run.service.desired_count)
+        for _ in range(max(0, desired - len(run.live(primary)))):
+            if self._launch(run, primary) is None:
+                break
+        if sum(t.healthy(self.now) for t in run.live(primary)) < desired:
+            return False
+        if self._paused(run, primary, "POST_SCALE_UP") or self._paused(run, primary, "POST_TEST_TRAFFIC_SHIFT"):
+            return False
+        primary.stage = "PRODUCTION_TRAFFIC_SHIFT"
+        primary.stage_until = self.now
+        return True
 
     @staticmethod
     def _shift_step(deployment: EngineDeployment) -> tuple[float, int]:

@@ -36,6 +36,12 @@ USER_STOP_SAMPLE = "ecs-task-stopped-user.json"
 RUNNING_SAMPLE = "ecs-task-running.json"
 SPOT_INTERRUPTION_SAMPLE = "ecs-task-fargate-spot-interruption.json"
 STEADY_STATE_SAMPLE = "ecs-service-steady-state.json"
+HOOK_SAMPLES = {
+    "HOOK_AWAITING_ACTION": "ecs-hook-awaiting-action.json",
+    "HOOK_SUCCEEDED": "ecs-hook-succeeded.json",
+    "HOOK_FAILED": "ecs-hook-failed.json",
+    "HOOK_TIMED_OUT": "ecs-hook-timed-out.json",
+}
 ALL_SAMPLES = (
     *DEPLOYMENT_SAMPLES.values(),
     *STOPPED_SAMPLES.values(),
@@ -44,6 +50,7 @@ ALL_SAMPLES = (
     RUNNING_SAMPLE,
     SPOT_INTERRUPTION_SAMPLE,
     STEADY_STATE_SAMPLE,
+    *HOOK_SAMPLES.values(),
 )
 
 
@@ -98,6 +105,24 @@ class EventShapes:
     ) -> dict[str, Any]:
         event = self._envelope(DEPLOYMENT_SAMPLES[status], at, [service_arn])
         event["detail"].update(deploymentId=deployment_id, updatedAt=event_time(at), reason=reason)
+        return event
+
+    def hook(self, name: str, service: Any, deployment: Any, hook: dict[str, Any], *, at: datetime) -> dict[str, Any]:
+        """A pause hook's state change (ECS Hook State Change) of a service deployment."""
+        arn = (
+            f"arn:aws:ecs:{self.region}:{self.account}:service-deployment/"
+            f"{service.cluster_name}/{service.name}/{deployment.digits}"
+        )
+        event = self._envelope(HOOK_SAMPLES[name], at, [arn])
+        event["detail"].update(
+            hookId=hook["hookId"],
+            expiresAt=event_time(hook["expiresAt"]),
+            lifecycleStage=hook["stage"],
+            clusterArn=service.cluster_arn,
+            serviceArn=service.arn,
+            serviceDeploymentArn=arn,
+            updatedAt=detail_time(at),
+        )
         return event
 
     def steady_state(self, service_arn: str, cluster_arn: str, *, at: datetime) -> dict[str, Any]:
