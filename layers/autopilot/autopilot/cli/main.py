@@ -272,6 +272,7 @@ def local_up(port: int | None, seed: bool, speed: float, template: str | None) -
     pump: NotificationPump | None = None
     clock: WorldClock | None = None
     control: ControlServer | None = None
+    chatops: Any = None
     try:
         os.environ.setdefault("DRAIN_CHECK_SECONDS", str(max(0, int(60 / speed))))
         resources = create_stack_resources(project)
@@ -283,30 +284,32 @@ def local_up(port: int | None, seed: bool, speed: float, template: str | None) -
         if seed:
             _seed(project)
         region = os.environ["AWS_REGION"]
-        clock, control = _start_world(project, resources, speed)
-        saved = session.save(emulator.endpoint_url, region, resources.environment, control_url=control.url)
+        clock, control, chatops = _start_world(project, resources, speed)
+        saved = session.save(
+            emulator.endpoint_url, region, resources.environment, control_url=control.url, chatops_url=chatops.url
+        )
         pump = NotificationPump(project, resources.queues["NotificationQueue"]).start()
-        _print_local_up(emulator.endpoint_url, sink.base_url, resources, saved, speed, control.url)
+        _print_local_up(emulator.endpoint_url, sink.base_url, resources, saved, speed, control.url, chatops.url)
         out.print("Ctrl-C stops it.")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         out.print("stopped")
     finally:
-        if pump is not None:
-            pump.stop()
-        if clock is not None:
-            clock.stop()
-        if control is not None:
-            control.stop()
+        for running in (pump, clock, control, chatops):
+            if running is not None:
+                running.stop()
         session.clear(emulator.endpoint_url)
         sink.stop()
         emulator.stop()
 
 
-def _print_local_up(endpoint: str, sink: str, resources: Any, saved: Any, speed: float, control: str) -> None:
+def _print_local_up(
+    endpoint: str, sink: str, resources: Any, saved: Any, speed: float, control: str, chatops: str
+) -> None:
     out.print(f"emulator listening on [bold]{endpoint}[/]")
     out.print(f"  chat sink         {sink} (routes 'slack' and 'ops' in the config document)")
+    out.print(f"  ChatOps URL       {chatops} (ChatOpsFunction's Function URL: autopilot local click presses buttons)")
     out.print(f"  ledger table      {resources.table}")
     out.print(f"  config parameter  {resources.config_parameter}")
     for name, url in resources.queues.items():
@@ -321,14 +324,21 @@ def _print_local_up(endpoint: str, sink: str, resources: Any, saved: Any, speed:
     out.print("  autopilot local inject spot-warning|rebalance|fargate-spot …, local behaviour IMAGE SPEC")
 
 
-def _start_world(project: Project, resources: Any, speed: float) -> tuple[Any, Any]:
-    """The emulated ECS's clock (its events delivered to the functions) and the control port of `local inject`."""
+def _start_world(project: Project, resources: Any, speed: float) -> tuple[Any, Any, Any]:
+    """The emulated ECS's clock (its events delivered to the functions), the control port of `local inject`, and
+    ChatOpsFunction's Function URL."""
     from autopilot.local.bus import LocalBus
     from autopilot.local.control import ControlServer, WorldClock
+    from autopilot.local.function_url import FunctionUrlServer
 
     bus = LocalBus(project, resources.engine)
-    clock = WorldClock(bus, resources.queues.get("DrainWaitQueue"), speed=speed).start()
-    return clock, ControlServer(clock).start()
+    clock = WorldClock(
+        bus,
+        resources.queues.get("DrainWaitQueue"),
+        speed=speed,
+        chatops_queue_url=resources.queues.get("ChatOpsQueue"),
+    ).start()
+    return clock, ControlServer(clock).start(), FunctionUrlServer(project, clock.lock).start()
 
 
 @local.group("inject")
@@ -382,6 +392,52 @@ def local_behaviour(image: str, behaviour: str, running: bool) -> None:
     """How tasks of IMAGE (its reference, digest or tag) behave in the emulated ECS: healthy, exits:CODE@Ns,
     oom@Ns, health-check@Ns, pull-error, secret-error."""
     _control("/behaviour", {"image": image, "behaviour": behaviour, "running": running})
+
+
+@local.command("click")
+@click.argument("value")
+@click.option("--user", default="U0LOCAL", show_default=True, help="the Slack user id who clicks")
+@click.option("--channel", default="C0DEPLOYS", show_default=True, help="the Slack channel id the message is in")
+@click.option("--command", "as_command", is_flag=True, help="send VALUE as the slash command /autopilot VALUE")
+def local_click(value: str, user: str, channel: str, as_command: bool) -> None:
+    """Press a button of a chat message (the sink prints each with its VALUE): the request Slack would send,
+    signed with the local Slack app's signing secret, to the running `local up`'s ChatOps Function URL."""
+    import json as json_
+    import urllib.error
+    import urllib.request
+
+    import boto3
+
+    from autopilot.local import session
+    from autopilot.local.function_url import signed_headers, slack_body
+
+    found = session.load()
+    if not found or not found.get("chatops_url"):
+        raise CliError("no local up with a ChatOps URL is running: start `autopilot local up` in another shell")
+    session.apply(found)
+    name = os.environ.get("CHATOPS_SECRET_NAME", "ecs-autopilot-chatops/slack-app")
+    secret = json_.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    body = slack_body(value, user=user, channel=channel, button=not as_command)
+    request = urllib.request.Request(  # noqa: S310 - 127.0.0.1, written by local up
+        str(found["chatops_url"]), data=body, headers=signed_headers(body, secret["signing_secret"])
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            status, text = answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    except OSError as error:
+        raise CliError(f"the ChatOps URL {found['chatops_url']} does not answer: {error}") from error
+    try:
+        said = json_.loads(text)
+        reply = said.get("text") or said.get("error") or text
+    except ValueError:
+        reply = text
+    if _json({"status": status, "reply": reply}):
+        return
+    out.print(Text(f"{status}: {reply}"))
+    if status >= 400:
+        sys.exit(FINDINGS)
 
 
 @local.command("advance")

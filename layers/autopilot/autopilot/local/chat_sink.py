@@ -149,8 +149,28 @@ def _title(payload: dict[str, Any]) -> str:
     return str(payload.get("title") or payload.get("text") or payload.get("event_action") or "")
 
 
+def _buttons(payload: dict[str, Any]) -> list[str]:
+    """A Slack message's buttons, each as the command that presses it (`autopilot local click VALUE`)."""
+    blocks = [block for attachment in payload.get("attachments") or [] for block in attachment.get("blocks") or []]
+    if isinstance(payload.get("blocks"), list):
+        blocks.extend(payload["blocks"])
+    return [
+        f"      [{element['text']['text']}] autopilot local click '{element['value']}'"
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "actions"
+        for element in block.get("elements", [])
+        if element.get("type") == "button" and element.get("value")
+    ]
+
+
 def render_for_people(path: str, item: Received) -> str:
-    """One line as a person would see it in the channel."""
+    """A line as a person would see it in the channel (and a line per button, with the command that presses it)."""
+    line = _one_line(path, item)
+    buttons = _buttons(item.form_or_json) if path.startswith("/api/") else []
+    return "\n".join([line, *buttons])
+
+
+def _one_line(path: str, item: Received) -> str:
     channel = PATHS.get(path, path)
     payload = item.form_or_json
     if path == "/api/chat.update":

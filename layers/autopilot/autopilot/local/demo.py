@@ -24,6 +24,7 @@ from autopilot.local.chat_sink import ChatSink
 from autopilot.local.ecs.behaviour import parse_behaviour
 from autopilot.local.ecs.engine import Engine
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
+from autopilot.local.function_url import LOCAL_CHANNEL, LOCAL_USER
 from autopilot.local.project import Project
 from autopilot.local.pump import pump, run_event_source
 from autopilot.local.sample_events import EventFactory, image_manifest
@@ -49,8 +50,10 @@ def configure_local_routes(sink: ChatSink) -> dict[str, Any]:
         Name="ecs-autopilot/ops-webhook",
         SecretString=json.dumps({"url": sink.url("/webhook"), "signing_secret": "local-demo-signing-secret"}),
     )
+    configure_local_chatops()
     document = {
         **CONFIG_DOCUMENT,
+        "chatops": LOCAL_CHATOPS,
         "routes": {
             "slack": {
                 "type": "slack_bot",
@@ -66,6 +69,32 @@ def configure_local_routes(sink: ChatSink) -> dict[str, Any]:
         Name="/ecs-autopilot/config", Value=json.dumps(document), Type="String", Overwrite=True
     )
     return document
+
+
+# the local Slack app: commands are taken in the channel the Slack bot route posts to, and the person
+# `autopilot local click` is by default may run each of them (read-only ones are everyone's there)
+LOCAL_CHATOPS: dict[str, Any] = {
+    "channels": [LOCAL_CHANNEL],
+    "commands": {
+        command: {"users": [LOCAL_USER]}
+        for command in ("rollback", "freeze", "unfreeze", "approve", "reject", "continue")
+    },
+}
+
+
+def configure_local_chatops() -> str:
+    """The Slack app's secret in the emulator's Secrets Manager, under the name the template gives ChatOpsFunction;
+    a signing secret made up for this run (`local click` reads it from there, as Slack holds its copy)."""
+    import secrets
+
+    name = os.environ.get("CHATOPS_SECRET_NAME", "ecs-autopilot-chatops/slack-app")
+    value = json.dumps({"signing_secret": secrets.token_hex(16)})
+    client = boto3.client("secretsmanager")
+    try:
+        client.create_secret(Name=name, SecretString=value)
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=value)
+    return name
 
 
 class DemoFailedError(RuntimeError):

@@ -17,7 +17,14 @@ def path() -> Path:
     return Path(state) / "ecs-autopilot" / "local.json"
 
 
-def save(endpoint_url: str, region: str, environment: dict[str, str], *, control_url: str | None = None) -> Path:
+def save(
+    endpoint_url: str,
+    region: str,
+    environment: dict[str, str],
+    *,
+    control_url: str | None = None,
+    chatops_url: str | None = None,
+) -> Path:
     target = path()
     target.parent.mkdir(parents=True, exist_ok=True)
     variables = {
@@ -27,7 +34,13 @@ def save(endpoint_url: str, region: str, environment: dict[str, str], *, control
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
     }
-    saved = {"endpoint_url": endpoint_url, "pid": os.getpid(), "environment": variables, "control_url": control_url}
+    saved = {
+        "endpoint_url": endpoint_url,
+        "pid": os.getpid(),
+        "environment": variables,
+        "control_url": control_url,
+        "chatops_url": chatops_url,
+    }
     target.write_text(json.dumps(saved))
     return target
 

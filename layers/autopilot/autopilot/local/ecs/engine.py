@@ -389,7 +389,9 @@ class Engine:
         if not hooks:
             return False
         hook = deployment.hook
-        if hook is None or hook["stage"] != stage or hook["status"] != "AWAITING_ACTION":
+        if hook is not None and hook["stage"] == stage and hook["status"] in ("FAILED", "TIMED_OUT"):
+            return True  # rolled back at this hook (or failing to): the deployment goes no further
+        if hook is None or hook["stage"] != stage or hook["status"] == "SUCCEEDED":  # linear: a hook per step
             timeout = hooks[0].get("timeoutConfiguration") or {}
             hook = deployment.hook = {
                 "hookId": "ecs-pause-" + uuid.uuid4().hex,
