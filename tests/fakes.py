@@ -169,6 +169,7 @@ class FakeServices:
     deployments_started: int = 0
     in_flight: dict[ServiceRef, str] = field(default_factory=dict)  # service → its in-flight deployment's ARN
     stopped: list[str] = field(default_factory=list)  # StopServiceDeployment(ROLLBACK) calls
+    targets: dict[str, str] = field(default_factory=dict)  # service deployment ARN → the task definition it deploys
 
     def add_task_definition(self, family: str, image: str) -> str:
         revision = 1 + sum(1 for arn in self.task_definitions if arn.rsplit("/", 1)[-1].startswith(f"{family}:"))
@@ -237,6 +238,9 @@ class FakeServices:
 
     def rolling_back(self, ref: ServiceRef, task_definition: str) -> bool:
         return False
+
+    def deployment_target(self, arn: str) -> str | None:
+        return self.targets.get(arn)
 
     def image_of(self, ref: ServiceRef) -> str:
         body = self.task_definitions[self.services[ref].task_definition].body

@@ -49,7 +49,10 @@ TIME_KEYS = frozenset(
 )
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
 # what a run generates afresh: event ids, the deployment ids the emulated ECS hands out, EC2 instance ids
-GENERATED = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ecs-svc/\d{19}|i-[0-9a-f]{17}")
+GENERATED = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|ecs-svc/\d{19}|i-[0-9a-f]{17}"
+    r"|ecs-pause-[0-9a-f]{32}|\b\d{19}\b"  # pause hook ids; service deployment ids in ARNs and titles
+)
 
 
 class NotConvergedError(AssertionError):

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,16 @@ from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_r
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory
 from autopilot.settings import get_settings
-from tests.faults import Faults, drain_queue, ledger_state, normalized, queued_messages, simulated_time, until_done
+from tests.faults import (
+    Faults,
+    drain_queue,
+    ledger_items,
+    ledger_state,
+    normalized,
+    queued_messages,
+    simulated_time,
+    until_done,
+)
 from tests.integration.world import World, alarm_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -377,3 +386,162 @@ NOTIFY_DELIVERY = Scenario(
     effects=(),
 )
 SCENARIOS.append(NOTIFY_DELIVERY)
+
+
+# -- rollback while a blue/green deployment is in flight: ECS's own rollback (StopServiceDeployment) ---------
+def _in_flight_world(world: World) -> dict[str, Any]:
+    """prod/web deploys blue/green with a bake time; its first deployment completes, a second is in flight."""
+    world.cluster("prod")
+    world.service(
+        "prod",
+        "web",
+        world.web_task_definition("web", "shop", tag="latest"),
+        {"autopilot:deploy": "tag:latest"},
+        launchType="FARGATE",
+        deploymentConfiguration={
+            "deploymentCircuitBreaker": {"enable": True, "rollback": False},
+            "strategy": "BLUE_GREEN",
+            "bakeTimeInMinutes": 10,
+        },
+    )
+    world.inventory()
+    world.ecs_until("SERVICE_DEPLOYMENT_COMPLETED")
+    world.push("shop", "latest", label="next build")
+    from autopilot.ledger import Ledger
+    from autopilot.refs import ServiceRef
+
+    ours = Ledger(boto3.client("dynamodb"), get_settings().ledger_table).deployments.ours(ServiceRef("prod", "web"))
+    started = max(datetime.fromisoformat(str(ours[0].started_at)), world.bus.engine.now)
+    return {"started": started}
+
+
+ROLLBACK_IN_FLIGHT = Scenario(
+    name="rollback_alarm_in_flight",
+    setup=_in_flight_world,
+    act=lambda world, context: _deliver_rollback(world, alarm_event(context["started"] + timedelta(minutes=1))),
+    observe=_service_state,
+    effects=("ecs.StopServiceDeployment", "ecs.UpdateService"),
+)
+SCENARIOS.append(ROLLBACK_IN_FLIGHT)
+
+
+# -- chat: an approve pressed in Slack, a pause hook continued from chat -----------------------------------
+def _pressed(slack: Any, value: str) -> int:
+    """Slack does not retry a button press: a person whose click failed clicks again (a new, signed request);
+    then Lambda's SQS event source carries out the queued work until the queue is empty."""
+
+    def click() -> None:
+        status, answer = slack.press(value)
+        if status != 200:
+            raise RuntimeError(f"{status}: {answer}")
+
+    clicks = until_done(click)[1]
+    invoke = lambda event: slack.project.invoke("ChatOpsFunction", event)  # noqa: E731
+    return clicks + drain_queue(invoke, os.environ["CHATOPS_QUEUE_URL"])
+
+
+def _chat_ledger(*generated: str) -> list[Any]:
+    """The ledger without the replay cache (a click that failed after it was written leaves its request there:
+    a new click is a new request), with what each run makes afresh left out: the request ids (digests of
+    signatures), `generated` values (the approval id: a digest of the push event's id), epoch times."""
+    import json
+
+    kept = []
+    for item in ledger_items():
+        if str(item["PK"]).startswith("SLACKREQ#"):
+            continue
+        if "request" in item:
+            item = {**item, "SK": str(item["SK"]).replace(str(item["request"]), "<request>"), "request": "-"}  # noqa: PLW2901
+        item = {k: v for k, v in item.items() if k not in ("key", "decided_at", "expires_at", "requested_at")}  # noqa: PLW2901
+        text = json.dumps(normalized(item), default=str, sort_keys=True)
+        for value in generated:
+            text = text.replace(value, "<generated>")
+        kept.append(json.loads(text))
+    return sorted(kept, key=lambda item: (item["PK"], item["SK"]))
+
+
+def _approval_world(world: World) -> dict[str, Any]:
+    from tests.integration.test_chatops_function import Slack
+
+    world.cluster("prod")
+    world.service(
+        "prod",
+        "web",
+        world.web_task_definition("web", "shop", tag="latest"),
+        {"autopilot:deploy": "tag:latest", "autopilot:approval": "required"},
+    )
+    world.inventory()
+    slack = Slack(world.project)
+    world.push("shop", "latest")
+    from autopilot.ledger import Ledger
+    from autopilot.refs import ServiceRef
+
+    [pending] = Ledger(boto3.client("dynamodb"), get_settings().ledger_table).approvals.pending(
+        ServiceRef("prod", "web")
+    )
+    clients.clear_caches()
+    return {"slack": slack, "value": f"approve prod/web {pending.approval_id}", "generated": [pending.approval_id]}
+
+
+def _chat_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "task_definition": world.running("prod", "web")["taskDefinitionArn"].rsplit("/", 1)[-1],
+        "ledger": _chat_ledger(*context["generated"]),
+        "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"]),
+    }
+
+
+APPROVE_HELD_PUSH = Scenario(
+    name="approve_held_push",
+    setup=_approval_world,
+    act=lambda world, context: _pressed(context["slack"], context["value"]),
+    observe=_chat_state,
+    effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
+)
+
+
+def _paused_world(world: World) -> dict[str, Any]:
+    from tests.integration.test_chatops_function import PAUSED_BLUE_GREEN, Slack
+
+    world.cluster("prod")
+    world.service(
+        "prod",
+        "web",
+        world.web_task_definition("web", "shop", tag="latest"),
+        {"autopilot:deploy": "tag:latest"},
+        launchType="FARGATE",
+        deploymentConfiguration=PAUSED_BLUE_GREEN,
+    )
+    world.inventory()
+    slack = Slack(world.project)
+    [paused, *_] = [e for e in world.ecs_until("HOOK_AWAITING_ACTION") if _hook_waits(e)]
+    detail = paused["detail"]
+    clients.clear_caches()
+    return {
+        "slack": slack,
+        "value": f"continue prod/web {detail['serviceDeploymentArn']} {detail['hookId']}",
+        "arn": detail["serviceDeploymentArn"],
+    }
+
+
+def _hook_waits(event: dict[str, Any]) -> bool:
+    return event.get("detail", {}).get("eventName") == "HOOK_AWAITING_ACTION"
+
+
+def _hook_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    [deployment] = world.ecs.describe_service_deployments(serviceDeploymentArns=[context["arn"]])["serviceDeployments"]
+    return {
+        "hooks": [hook["status"] for hook in deployment.get("lifecycleHookDetails", [])],
+        "ledger": _chat_ledger(),
+        "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"]),
+    }
+
+
+CONTINUE_PAUSED_HOOK = Scenario(
+    name="continue_paused_hook",
+    setup=_paused_world,
+    act=lambda world, context: _pressed(context["slack"], context["value"]),
+    observe=_hook_state,
+    effects=("ecs.ContinueServiceDeployment",),
+)
+SCENARIOS += [APPROVE_HELD_PUSH, CONTINUE_PAUSED_HOOK]

@@ -41,25 +41,25 @@ def decide(ref: ServiceRef, approval_id: str, decision: Decision, user: str, por
     status = "APPROVED" if decision == Decision.APPROVE else "REJECTED"
     if ports.ledger.approvals.decide(ref, approval_id, status, by=user, now=now):
         approval = approval.model_copy(update={"status": status, "decided_by": user, "decided_at": now})
-        snapshot = ports.ecs.describe_services([ref]).get(ref)
-        config = parse_service_tags(snapshot.tags if snapshot else {}, ports.named_policies)
-        push = EcrImageActionEvent.model_validate_json(approval.push)
-        tell_approval(approval, f"{status.lower()} by <@{user}>", push.region, config)
     else:
         approval = ports.ledger.approvals.get(ref, approval_id) or approval
         if approval.status == "PENDING":  # the condition failed on the expiry
             report.outcome, report.reason = "EXPIRED", f"approval {approval_id} expired: push the image again"
             return report
-        if not (approval.status == "APPROVED" and decision == Decision.APPROVE):
+        if approval.status != status:
             by = f" by {approval.decided_by}" if approval.decided_by not in (None, "-") else ""
             report.outcome, report.reason = "ALREADY_DECIDED", f"approval {approval_id} is {approval.status}{by}"
             return report
-        # approved before (a retry, a double click): finish the deploy, which is idempotent per push
+        # the same decision, taken before (a retry, a double click): told and carried out again, both idempotent
+        # (the message is the same message; the deploy is once per push)
+    snapshot = ports.ecs.describe_services([ref]).get(ref)
+    config = parse_service_tags(snapshot.tags if snapshot else {}, ports.named_policies)
+    push = EcrImageActionEvent.model_validate_json(approval.push)
+    tell_approval(approval, f"{status.lower()} by <@{approval.decided_by}>", push.region, config)
     report.outcome = status
     if status == "REJECTED":
         report.reason = f"rejected by {user}: {approval.repository}:{approval.tag} is not deployed to {ref}"
         return report
-    push = EcrImageActionEvent.model_validate_json(approval.push)
     report.deploy = deploy_pushed_image(push, ports, approved=ref)
     result = report.deploy.outcome_of(ref.key)
     report.reason = result.reason if result else f"{ref} no longer takes {approval.repository}"

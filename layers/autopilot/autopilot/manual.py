@@ -48,16 +48,19 @@ def manual_rollback(
     ecs: Services,
     ledger: _ManualLedger,
     dry_run: bool = False,
+    retried: bool = False,
 ) -> ManualRollback:
     """Roll `ref` back to `revision` (default: its last-known-good). While a deployment is in flight and no
     revision is named, ECS's own rollback stops it (StopServiceDeployment ROLLBACK: any strategy, blue/green
-    flips traffic back); otherwise UpdateService to the target. Refuses a revision marked bad."""
+    flips traffic back); otherwise UpdateService to the target. Refuses a revision marked bad. `retried`: a
+    second attempt of the same request, which finds its own rollback done (the service on the target, or ECS
+    rolling back to the last-known-good) and says so instead of refusing."""
     state = ledger.services.state(ref)
     snapshot = ecs.describe_services([ref]).get(ref)
     if snapshot is None:
         raise ManualActionError(f"service {ref} not found")
     current = snapshot.task_definition.rsplit("/", 1)[-1]
-    in_flight = ecs.deployment_in_flight(ref) if revision is None else None
+    in_flight = _stoppable(ref, ecs, state.last_known_good) if revision is None else None
     if in_flight is not None:
         target = (state.last_known_good or "the revision it started from").rsplit("/", 1)[-1]
         if not dry_run:
@@ -74,12 +77,23 @@ def manual_rollback(
         raise ManualActionError(f"task definition {target_revision} not found")
     if described.arn in state.bad_revisions:
         raise ManualActionError(f"{described.family_revision} is marked bad for {ref}; refusing to roll back to it")
+    if described.arn == snapshot.task_definition and retried:
+        return ManualRollback(str(ref), current, described.family_revision, changed=False)
     if described.arn == snapshot.task_definition:
         raise ManualActionError(f"{ref} already runs {described.family_revision}: nothing to roll back")
     if not dry_run:
         ecs.update_service(ref, described.arn)
         ledger.deployments.record_manual_rollback(ref, snapshot.task_definition, described.arn, actor=actor)
     return ManualRollback(str(ref), current, described.family_revision, changed=not dry_run)
+
+
+def _stoppable(ref: ServiceRef, ecs: Services, last_known_good: str | None) -> str | None:
+    """The deployment in flight to stop, unless it deploys the known good revision (ECS's own rollback, or one
+    of ours, perhaps an earlier attempt of this very request)."""
+    in_flight = ecs.deployment_in_flight(ref)
+    if in_flight is not None and ecs.deployment_target(in_flight) == last_known_good:
+        return None
+    return in_flight
 
 
 def set_frozen(ref: ServiceRef, frozen: bool, *, ecs: Services, ledger: _ManualLedger) -> str:

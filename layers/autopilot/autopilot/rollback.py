@@ -447,12 +447,15 @@ def _deployment_started(
     current = snapshot.task_definition
     history = [row for row in ledger.deployments.history(ref, limit=50) if row.revision == current]
     starts = [parse_time(row.created_at or row.started_at) for row in history]
+    deployment_id = next((row.deployment_id for row in history if row.deployment_id), None)
     for deployment in snapshot.deployments:
+        if deployment.get("taskDefinition") != current:
+            continue
+        deployment_id = deployment_id or deployment.get("id")  # before ECS's first event of it arrived
         created = deployment.get("createdAt")
-        if deployment.get("taskDefinition") == current and isinstance(created, datetime):
+        if isinstance(created, datetime):
             starts.append(created)
     known = [moment for moment in starts if moment is not None]
-    deployment_id = next((row.deployment_id for row in history if row.deployment_id), None)
     return (max(known) if known else None), deployment_id
 
 
@@ -539,7 +542,7 @@ def _roll_back_claimed(
             severity=Severity.CRITICAL,
             claim=claim,
         )
-    how = None
+    how = _stopped_before(ref, report.deployment_id, ports)
     if snapshot.task_definition != target:  # read first: an earlier attempt may have rolled back already
         try:
             how = _undo(ref, snapshot, ports, bad=bad, target=target)
@@ -582,9 +585,11 @@ def _undo(ref: ServiceRef, snapshot: ServiceSnapshot, ports: RollbackPorts, *, b
         try:
             arn = ports.ecs.deployment_in_flight(ref)
             if arn is not None:
-                ports.ecs.stop_service_deployment(arn)
+                # what it deploys, remembered first (a fact, true before the stop): a retry after a failure past
+                # the stop finds the service on `target` already and comes nowhere near here again
                 _remember(ref, primary, bad, ports)
-                return f"ECS rolled back its in-flight deployment (StopServiceDeployment {arn.rsplit('/', 1)[-1]})"
+                ports.ecs.stop_service_deployment(arn)
+                return STOPPED
         except ClientError as error:
             if is_retryable(error):
                 raise
@@ -608,23 +613,35 @@ def _deploying(snapshot: ServiceSnapshot, *, bad: str, source: str) -> dict[str,
     return primary
 
 
+STOPPED = "ECS rolled back its in-flight deployment (StopServiceDeployment)"
+_REMEMBERED = "rolled back by StopServiceDeployment"
+
+
+def _stopped_before(ref: ServiceRef, deployment_id: str | None, ports: RollbackPorts) -> str | None:
+    """STOPPED when an earlier attempt of this rollback stopped the deployment (its record says so): the retry
+    tells the same message."""
+    row = ports.ledger.deployments.ecs_deployment(ref, deployment_id) if deployment_id else None
+    return STOPPED if row is not None and any(step.reason == _REMEMBERED for step in row.history) else None
+
+
 def _remember(ref: ServiceRef, primary: dict[str, Any], bad: str, ports: RollbackPorts) -> None:
     """Which revision the stopped deployment ran, in the ledger: once ECS has flipped back, DescribeServices no
     longer lists it, and its late events (an IN_PROGRESS delivered after the rollback, the FAILED that ends it)
     must not be taken for the revision the service runs now."""
     now = ports.clock()
-    updated = primary.get("updatedAt")
-    created = primary.get("createdAt")
+    created = primary.get("createdAt")  # a datetime, as boto3 parses it
+    stamp = _iso(created if created is not None else now)
     ports.ledger.deployments.record_ecs_change(
         DeploymentChange(
             service=ref,
             deployment_id=str(primary.get("id", "")),
             status="IN_PROGRESS",
             task_definition=bad,
-            updated_at=_iso(updated if isinstance(updated, datetime) else now),
-            event_time=_iso(now),
-            reason="rolled back by StopServiceDeployment",
-            created_at=_iso(created) if isinstance(created, datetime) else None,
+            # its creation time, not its last update: a retry (ECS moved on meanwhile) records the very same change
+            updated_at=stamp,
+            event_time=stamp,
+            reason=_REMEMBERED,
+            created_at=stamp if created is not None else None,
         )
     )
 

@@ -151,6 +151,14 @@ class EcsGateway:
         """Answer a pause hook: CONTINUE the deployment to its next stage, or ROLLBACK."""
         self._client.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook_id, action=action)  # type: ignore[arg-type]
 
+    def hook_status(self, arn: str, hook_id: str) -> str | None:
+        """A pause hook's status as ECS has it now (AWAITING_ACTION, SUCCEEDED, FAILED, TIMED_OUT), or None."""
+        found = self._client.describe_service_deployments(serviceDeploymentArns=[arn]).get("serviceDeployments", [])
+        for hook in found[0].get("lifecycleHookDetails", []) if found else []:
+            if hook.get("hookId") == hook_id:
+                return str(hook.get("status"))
+        return None
+
     def deployment_target(self, arn: str) -> str | None:
         """The task definition a service deployment deploys (its target service revision's), when ECS has it."""
         found = self._client.describe_service_deployments(serviceDeploymentArns=[arn]).get("serviceDeployments", [])

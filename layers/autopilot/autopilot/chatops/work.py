@@ -9,6 +9,7 @@ errors propagate (the queue delivers the item again); permanent ones are recorde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -32,6 +33,7 @@ class WorkPorts:
     ecs: EcsGateway
     ledger: Ledger
     deploy: DeployPorts
+    flush: Callable[[], object]  # put what was told on the notification queue (before the action is finished)
     region: str | None = None
 
 
@@ -53,52 +55,73 @@ def hook_thread(ref: ServiceRef, hook_id: str) -> str:
 
 
 def carry_out(command: Command, ports: WorkPorts) -> WorkReport:
+    """Begin (the ledger row) → do → tell → finish: a delivery that fails anywhere is delivered again and
+    finds its row REQUESTED: each step is idempotent against what it changes, so it goes on from there."""
     ref = command.target()
     key, actor = action_key(command), f"slack:{command.user}"
     actions = ports.ledger.actions
+    retried = False
     if (
         actions.begin(ref, key, action=command.name, actor=actor, detail=command.text, request=command.request_id)
         is None
     ):
         earlier = actions.get(ref, key)
-        if earlier is not None and (earlier.request != command.request_id or earlier.status != "REQUESTED"):
-            by = "" if earlier.actor == actor else f" by {earlier.actor}"
+        retried = earlier is not None and earlier.request == command.request_id and earlier.status == "REQUESTED"
+        if earlier is not None and not retried:
+            by = "" if earlier.actor == actor else f" by <@{earlier.actor.removeprefix('slack:')}>"
             outcome = f"{earlier.detail}: {earlier.status.lower()}{by}: {earlier.outcome_detail or 'in progress'}"
-            if earlier.request != command.request_id:
+            if earlier.request != command.request_id:  # someone's second click: told why nothing happened
                 _tell(command, ref, ports, f"{command.text}: not done, decided already{by}", Severity.INFO)
+                ports.flush()
             return WorkReport(command=command.text, user=command.user, status="ALREADY", outcome=outcome)
-        # else: an earlier delivery of this very item stopped half way; its steps are idempotent: go on
     try:
-        outcome, failed = _do(command, ref, ports)
+        outcome, failed = _do(command, ref, ports, retried=retried)
     except ClientError as error:
         if is_retryable(error):
             raise
         outcome, failed = describe_error(error), True
     except ManualActionError as error:
         outcome, failed = str(error), True
-    status = "FAILED" if failed else "DONE"
-    actions.finish(ref, key, status=status, outcome=outcome)
     if command.name not in ("approve", "reject") or failed:  # an approval's own message says who decided
         _tell(command, ref, ports, outcome, Severity.WARNING if failed else Severity.INFO)
+    ports.flush()  # told before the row says so: a failed flush leaves it REQUESTED, and the retry tells again
+    status = "FAILED" if failed else "DONE"
+    actions.finish(ref, key, status=status, outcome=outcome)
     return WorkReport(command=command.text, user=command.user, status=status, outcome=outcome)
 
 
-def _do(command: Command, ref: ServiceRef, ports: WorkPorts) -> tuple[str, bool]:
+def _do(command: Command, ref: ServiceRef, ports: WorkPorts, *, retried: bool) -> tuple[str, bool]:
     """What was done, and whether it failed (a decision that could not be taken)."""
     actor = f"slack:{command.user}"
     if command.name in ("approve", "reject"):
         report = decide(ref, command.args[1], Decision(command.name), command.user, ports.deploy)
-        return f"{report.outcome}: {report.reason}", report.outcome not in ("APPROVED", "REJECTED")
+        if report.outcome in ("APPROVED", "REJECTED"):  # the same words on a retry (the deploy's own are not)
+            return f"{report.outcome.lower()} by <@{command.user}>", False
+        return f"{report.outcome}: {report.reason}", True
     if command.hook is not None:
-        arn, hook_id = command.hook
-        action = "CONTINUE" if command.name == "continue" else "ROLLBACK"
-        ports.ecs.continue_service_deployment(arn, hook_id, action)
-        done = "continued" if action == "CONTINUE" else "rolled back"
-        return f"deployment {arn.rsplit('/', 1)[-1]} {done} by <@{command.user}>", False
+        return _answer_hook(command, ports, retried=retried), False
     if command.name == "rollback":
         revision = command.args[1] if len(command.args) > 1 else None
-        return manual_rollback(ref, revision, actor, ecs=ports.ecs, ledger=ports.ledger).describe(), False
+        done = manual_rollback(ref, revision, actor, ecs=ports.ecs, ledger=ports.ledger, retried=retried)
+        return done.describe(), False
     return set_frozen(ref, command.name == "freeze", ecs=ports.ecs, ledger=ports.ledger), False
+
+
+def _answer_hook(command: Command, ports: WorkPorts, *, retried: bool) -> str:
+    """ContinueServiceDeployment, once: a retried delivery reads the hook first and does not call again when it
+    ended the way this command asked (an earlier delivery's call); a refusal stands unless ECS shows the same."""
+    arn, hook_id = command.hook or ("", "")
+    action = "CONTINUE" if command.name == "continue" else "ROLLBACK"
+    ended = "SUCCEEDED" if action == "CONTINUE" else "FAILED"
+    said = f"deployment {arn.rsplit('/', 1)[-1]} {'continued' if action == 'CONTINUE' else 'rolled back'}"
+    if retried and ports.ecs.hook_status(arn, hook_id) == ended:
+        return f"{said} by <@{command.user}>"
+    try:
+        ports.ecs.continue_service_deployment(arn, hook_id, action)
+    except ClientError as error:
+        if is_retryable(error) or ports.ecs.hook_status(arn, hook_id) != ended:
+            raise
+    return f"{said} by <@{command.user}>"
 
 
 def _tell(command: Command, ref: ServiceRef, ports: WorkPorts, outcome: str, severity: Severity) -> None:

@@ -140,7 +140,11 @@ def handle_work(event: dict[str, Any], context: LambdaContext | None) -> Partial
             )
             return {"rejected": True}
         ports = WorkPorts(
-            ecs=adapters.ecs, ledger=adapters.ledger, deploy=deploy_ports(adapters), region=record.aws_region
+            ecs=adapters.ecs,
+            ledger=adapters.ledger,
+            deploy=deploy_ports(adapters),
+            flush=flush_outbox,
+            region=record.aws_region,
         )
         try:
             report = carry_out(command, ports)
