@@ -83,4 +83,9 @@ def local_up(home: Path) -> Iterator[LocalUp]:
         yield LocalUp(process, banner, env)
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # it must stop on Ctrl-C; it is killed, and the test fails, if not
+            process.kill()
+            process.wait(timeout=10)
+            raise

@@ -106,7 +106,8 @@ def test_demo_ends_with_each_service_on_the_digest_its_policy_selected(steps: li
 def test_the_demo_reads_as_a_story_in_its_own_names(steps: list[dict[str, Any]]) -> None:
     # issue 10: no chapter headings; each Slack step printed twice; a silent pause; "DRAINED — " with nothing
     # after it; a container named after the AWS sample ("FargateApp") instead of the demo's own
-    assert [s["text"].split()[0] for s in steps if s["step"] == "chapter"] == ["A", "Two", "A", "Spot", "Where"]
+    chapters = [s["text"].split()[0] for s in steps if s["step"] == "chapter"]
+    assert chapters == ["A", "Two", "A", "Spot", "A", "A", "Where"]
     texts = [s["text"] for s in steps]
     assert not [text for text in texts if "↳ in thread" in text]
     assert not [text for text in texts if "FargateApp" in text or "111122223333" in text]
@@ -116,3 +117,19 @@ def test_the_demo_reads_as_a_story_in_its_own_names(steps: list[dict[str, Any]])
     assert any(s["text"].startswith("an EC2 Spot instance joins the cluster") for s in steps)
     # ECS's events are the emulated ECS's, not generated from samples by the demo
     assert not [text for text in texts if "generated" in text]
+
+
+def test_chat_decides_an_approval_and_a_pause_hook(steps: list[dict[str, Any]]) -> None:
+    clicks = [(s["user"], s["status"], s["value"].split()[0]) for s in steps if s["step"] == "click"]
+    assert clicks == [
+        ("U0INTERN", 403, "approve"),  # not allowed: refused, nothing deployed
+        ("U0LOCAL", 200, "approve"),
+        ("U0LOCAL", 200, "continue"),
+        ("U0LOCAL", 200, "rollback"),
+    ]
+    chat = [s["text"] for s in steps if s["step"] == "chat"]
+    assert any("deploy of payments:1.1.0 approved by <@U0LOCAL>" in text for text in chat)
+    assert sum("paused at POST_TEST_TRAFFIC_SHIFT: continue?" in text for text in chat) >= 2
+    assert any("continued by <@U0LOCAL>" in text for text in chat)
+    assert any("rolled back by <@U0LOCAL>" in text for text in chat)
+    assert any(s["step"] == "state" and s["text"] == "search runs search:1 again" for s in steps)

@@ -168,6 +168,13 @@ def test_read_only_commands_answer_at_once_for_anyone_in_the_channel(held) -> No
     assert waiting_work() == 0
 
 
+def test_slacks_certificate_check_is_answered_and_does_nothing(held) -> None:
+    _, slack, _ = held
+    body = b"ssl_check=1&token=local"
+    assert slack.send(body, {"content-type": "application/x-www-form-urlencoded"}) == (200, {})
+    assert waiting_work() == 0
+
+
 def test_malformed_commands_are_told_how_to_write_them(held) -> None:
     _, slack, _ = held
     for text, expected in (
@@ -337,3 +344,22 @@ def test_linear_pauses_before_every_traffic_step_with_a_fresh_hook(project, even
 
 def _awaiting(story: Any) -> list[dict[str, Any]]:
     return [d.event for d in story.bus.deliveries if d.name == "HOOK_AWAITING_ACTION"]
+
+
+def test_rollback_from_chat_while_blue_green_is_in_flight_is_ecs_own_rollback(paused) -> None:
+    story, slack = paused
+    assert slack.press(buttons(told("deploy.paused")[0])["Continue"])[0] == 200
+    slack.work()
+    story.bus.settle(900, until=lambda: story.deployments()[0]["rolloutState"] == "COMPLETED")
+    story.push("next")
+    story.bus.settle(900, until=lambda: len(told("deploy.paused")) == 2)  # web:2 in flight, paused
+    calls_before = slack.calls["UpdateService"]
+
+    assert slack.press("rollback prod/web", button=False)[0] == 200
+    assert slack.work() == 1
+    story.bus.settle(120)
+    assert story.revision() == "web:1"
+    assert slack.calls["UpdateService"] == calls_before  # StopServiceDeployment: ECS flips traffic back
+    [row] = [row for row in ledger().deployments.history(WEB) if row.kind == "action"][:1]
+    assert row.detail == "rollback prod/web" and row.status == "DONE"
+    assert "ECS rolls back to web:1" in str(row.outcome_detail)

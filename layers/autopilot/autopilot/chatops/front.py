@@ -45,6 +45,9 @@ def _ephemeral(text: str) -> dict[str, Any]:
 
 def take(request: SlackRequest, ports: FrontPorts, *, now: int) -> tuple[HttpResponse, Command | None]:
     """The HTTP answer, and the command when one was taken (answered or queued)."""
+    form = request.form()
+    if form.get("ssl_check") == "1" and "command" not in form and "payload" not in form:
+        return HttpResponse(200, {}), None  # Slack checking the URL's certificate: nothing is asked, nothing done
     refusal = verify(request, ports.signing_secret(), now=now, seen=ports.seen)
     if refusal is not None:
         return HttpResponse(refusal.status, {"error": refusal.reason}), None

@@ -24,7 +24,13 @@ from autopilot.local.chat_sink import ChatSink
 from autopilot.local.ecs.behaviour import parse_behaviour
 from autopilot.local.ecs.engine import Engine
 from autopilot.local.emulator import LOCAL_ACCOUNT, Emulator, create_stack_resources
-from autopilot.local.function_url import LOCAL_CHANNEL, LOCAL_USER
+from autopilot.local.function_url import (
+    LOCAL_CHANNEL,
+    LOCAL_USER,
+    function_url_event,
+    signed_headers,
+    slack_body,
+)
 from autopilot.local.project import Project
 from autopilot.local.pump import pump, run_event_source
 from autopilot.local.sample_events import EventFactory, image_manifest
@@ -145,6 +151,7 @@ class Story:
         self.wait_url = os.environ["DRAIN_WAIT_QUEUE_URL"]
         self.stops: Counter[str] = Counter()
         self.told_stops: Counter[str] = Counter()
+        self.sink: ChatSink | None = None
 
     def setup(self) -> None:
         self.repository_uri = self.ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
@@ -456,6 +463,134 @@ class Story:
         self.engine.set_behaviour(self.pushed["latest"], parse_behaviour("healthy"))
         self.settle("the app is fixed: ECS's next tasks stay up", until=lambda: self.steady("web-staging"))
 
+    # -- chat: approvals and pause hooks --------------------------------------------------------------------
+    def click(self, label: str, value: str, *, user: str = LOCAL_USER, who: str = "the release manager") -> int:
+        """A person presses a button of a chat message: the signed request Slack sends to ChatOpsFunction's
+        Function URL; what it acknowledged is carried out from its queue, as Lambda's SQS trigger would."""
+        name = os.environ.get("CHATOPS_SECRET_NAME", "ecs-autopilot-chatops/slack-app")
+        secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+        body = slack_body(value, user=user, channel=LOCAL_CHANNEL, button=True)
+        headers = {k.lower(): v for k, v in signed_headers(body, secret["signing_secret"]).items()}
+        answer = self.project.invoke("ChatOpsFunction", function_url_event("POST", "/", headers, body, "3.90.0.1"))
+        status, said = int(answer["statusCode"]), json.loads(answer["body"])
+        self.timeline.step(
+            "click",
+            f"{who} ({user}) presses {label}: HTTP {status} — {escape(str(said.get('text')))}",
+            status=status,
+            user=user,
+            value=value,
+        )
+        queue = os.environ["CHATOPS_QUEUE_URL"]
+        run_event_source(lambda event: self.project.invoke("ChatOpsFunction", event), queue)
+        self.tell_chat()
+        return status
+
+    def buttons(self, kind: str) -> dict[str, str]:
+        """The buttons of the newest chat message of `kind` (what the person sees), by label."""
+        posted = self.sink.delivered("/api/chat.postMessage") if self.sink else []
+        for item in reversed(posted):
+            data = item.form_or_json
+            blocks = [b for a in data.get("attachments") or [] for b in a.get("blocks") or []]
+            if any(kind in str(b) for b in blocks):
+                return {
+                    e["text"]["text"]: e["value"]
+                    for b in blocks
+                    if b.get("type") == "actions"
+                    for e in b.get("elements", [])
+                }
+        raise DemoFailedError(f"no {kind} message with buttons reached the channel")
+
+    def approval_chapter(self) -> None:
+        payments = self.ecr.create_repository(repositoryName="shop/payments")["repository"]["repositoryUri"]
+        for tag in ("1.0.0", "1.1.0"):
+            self.engine.set_behaviour(
+                self.ecr.put_image(
+                    repositoryName="shop/payments", imageManifest=image_manifest(f"payments-{tag}"), imageTag=tag
+                )["image"]["imageId"]["imageDigest"],
+                parse_behaviour("healthy"),
+            )
+        self.ecs.create_service(
+            cluster=CLUSTER,
+            serviceName="payments",
+            taskDefinition=self.task_definition("payments", f"{payments}:1.0.0"),
+            desiredCount=1,
+            launchType="FARGATE",
+            tags=[
+                {"key": "autopilot:deploy", "value": "semver:1.x"},
+                {"key": "autopilot:approval", "value": "required"},
+            ],
+        )
+        self.timeline.step(
+            "setup", f"service {CLUSTER}/payments runs shop/payments:1.0.0  [dim](semver:1.x, approval=required)[/]"
+        )
+        self.settle("ECS starts payments", until=lambda: self.steady("payments"))
+        self.inventory()
+        digest = self.ecr.describe_images(repositoryName="shop/payments", imageIds=[{"imageTag": "1.1.0"}])[
+            "imageDetails"
+        ][0]["imageDigest"]
+        self.deliver(self.events.ecr_push("shop/payments", digest, "1.1.0"), "docker push shop/payments:1.1.0")
+        approve = self.buttons("deploy.approval")["Approve"]
+        self.click("Approve", approve, user="U0INTERN", who="someone not allowed to")
+        self.click("Approve", approve)
+        self.settle("ECS rolls the approved 1.1.0 out", until=lambda: self.completed("payments", "payments:2"))
+        if not self.completed("payments", "payments:2"):
+            raise DemoFailedError("the approved push of shop/payments:1.1.0 was not deployed")
+
+    def pause_chapter(self) -> None:
+        hooks: list[Any] = [
+            {
+                "targetType": "PAUSE",
+                "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "ROLLBACK"},
+            }
+        ]
+        self.ecs.create_service(
+            cluster=CLUSTER,
+            serviceName="search",
+            taskDefinition=self.task_definition("search", f"{self.repository_uri}:1.0.0"),
+            desiredCount=2,
+            launchType="FARGATE",
+            deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5, "lifecycleHooks": hooks},
+            tags=[{"key": "autopilot:deploy", "value": "tag:1.0.0"}],
+        )
+        self.timeline.step(
+            "setup",
+            f"CI creates {CLUSTER}/search: blue/green, pausing after test traffic for a person to continue",
+        )
+        self.settle("ECS deploys search up to its pause hook", seconds=300, until=lambda: self.paused("search"))
+        self.click("Continue", self.buttons("deploy.paused")["Continue"], who="the on-call engineer")
+        self.settle("ECS shifts production traffic and bakes", until=lambda: self.steady("search"))
+        self.timeline.step("setup", "CI deploys a new revision of search (UpdateService): it pauses too")
+        self.ecs.update_service(
+            cluster=CLUSTER,
+            service="search",
+            taskDefinition=self.task_definition("search", f"{self.repository_uri}:1.2.0"),
+        )
+        self.settle("ECS deploys it up to the pause hook", seconds=300, until=lambda: self.paused("search", 2))
+        self.click("Roll back", self.buttons("deploy.paused")["Roll back"], who="the on-call engineer, seeing errors")
+        running = self.ecs.describe_services(cluster=CLUSTER, services=["search"])["services"][0]["taskDefinition"]
+        if not running.endswith("/search:1"):
+            raise DemoFailedError(f"search runs {running} after Roll back, expected search:1")
+        self.timeline.step("state", f"search runs {short_task_definition(running)} again", task_definition=running)
+
+    def completed(self, service: str, revision: str) -> bool:
+        [found] = self.ecs.describe_services(cluster=CLUSTER, services=[service])["services"]
+        deployments = found["deployments"]
+        return (
+            len(deployments) == 1
+            and deployments[0]["rolloutState"] == "COMPLETED"
+            and deployments[0]["taskDefinition"].endswith(f"/{revision}")
+        )
+
+    def paused(self, service: str, times: int = 1) -> bool:
+        return bool(
+            sum(
+                d.name == "HOOK_AWAITING_ACTION" and d.event["detail"]["serviceArn"].endswith(f"/{service}")
+                for d in self.bus.deliveries
+            )
+            >= times
+        )
+
     def steady(self, service: str) -> bool:
         return any(
             d.name == "SERVICE_STEADY_STATE" and d.event["resources"][0].endswith(f"/{service}")
@@ -522,6 +657,7 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
             table=resources.table,
         )
         story = Story(project, timeline, resources.engine)
+        story.sink = sink
         timeline.chapter(2, "Two services opt in with tags; pushes deploy themselves")
         story.setup()
         story.inventory()
@@ -538,7 +674,11 @@ def run_demo(project: Project, *, as_json: bool, console: Console) -> dict[str, 
         story.rollback_chapter()
         timeline.chapter(4, "Spot capacity drains before it disappears; a crash loop is one message")
         story.spot_chapter()
-        timeline.chapter(5, "Where each service ended")
+        timeline.chapter(5, "A push waits for a person's approval in chat")
+        story.approval_chapter()
+        timeline.chapter(6, "A blue/green deployment pauses at a hook until someone decides in chat")
+        story.pause_chapter()
+        timeline.chapter(7, "Where each service ended")
         state = story.final_state()
         expected = {"web-staging": story.pushed["latest"], "web-prod": story.pushed["1.2.0"]}
         for service, digest in expected.items():
