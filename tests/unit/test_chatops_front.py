@@ -101,7 +101,17 @@ def test_a_button_press_is_read_from_its_payload() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "deploy prod/web", "approve prod/web", "continue prod/web arn", "history web", "status a/b c", "rollback"],
+    [
+        "",
+        "deploy prod/web",
+        "approve prod/web",
+        "continue prod/web arn",
+        "history web",
+        "status a/b c",
+        "rollback",
+        "rollback prod/web web:3 extra",
+        "continue prod/web web:3 hook",
+    ],
 )
 def test_what_is_not_a_command_is_a_400_with_the_usage(text: str) -> None:
     refusal = parse_command(slash(text))

@@ -105,6 +105,8 @@ def parse_command(request: SlackRequest) -> Command | Refusal:
         return Refusal(400, f"usage: /autopilot {USAGE[name]}")
     if args and name != "status" and args[0].count("/") != 1:
         return Refusal(400, f"expected CLUSTER/SERVICE, got {args[0]!r}")
+    if len(args) == 3 and ":service-deployment/" not in args[1]:  # a pause hook's Continue / Roll back
+        return Refusal(400, f"expected a service deployment ARN, got {args[1]!r}")
     signature = request.headers.get("x-slack-signature", "")
     return Command(
         name=name,
