@@ -542,8 +542,11 @@ def _roll_back_claimed(
             severity=Severity.CRITICAL,
             claim=claim,
         )
-    how = _stopped_before(ref, report.deployment_id, ports)
-    if snapshot.task_definition != target:  # read first: an earlier attempt may have rolled back already
+    how = None
+    if snapshot.task_definition == target:  # read first: an earlier attempt rolled back already
+        if report.status is None:  # an alarm, the one trigger that may have stopped a deployment: how, it recorded
+            how = _stopped_before(ref, report.deployment_id, ports)
+    else:
         try:
             how = _undo(ref, snapshot, ports, bad=bad, target=target)
         except (ClientError, BotoCoreError) as error:
