@@ -172,6 +172,16 @@ def uninstall() -> None:
     _originals.clear()
 
 
+_limits: Any = None  # autopilot.local.ratelimits.RateLimits, when a test or benchmark turns ECS's limits on
+
+
+def limit(limits: Any) -> None:
+    """ECS's API rate limits from now on (a RateLimits), or none (None): a request past them is refused with
+    ThrottlingException, after it passed validation."""
+    global _limits  # noqa: PLW0603 - one set of limits per process, like moto's own state
+    _limits = limits
+
+
 def screened(response: Any) -> Refusal | None:
     """`screen`, once per request: the answer is kept on moto's handler, with the request it is for."""
     request = response.normalized_request
@@ -180,8 +190,16 @@ def screened(response: Any) -> Refusal | None:
         refusal: Refusal | None = kept[1]
         return refusal
     refusal = screen(response)
+    if refusal is None and _limits is not None and not _limits.admit(response.boto3_service_name, _action(response)):
+        refusal = Refusal("ThrottlingException", "Rate exceeded")
     response.__dict__["_strict_screened"] = (request, refusal)
     return refusal
+
+
+def _action(response: Any) -> str:
+    """The operation of a JSON-protocol request (X-Amz-Target: Service.Operation), as ECS names it."""
+    target = str(response.headers.get("X-Amz-Target") or "")
+    return target.rsplit(".", 1)[-1]
 
 
 def screen(response: Any) -> Refusal | None:
