@@ -54,6 +54,7 @@ unit: $(DEV_STAMP)
 bench: $(DEV_STAMP) build
 	$(BIN)/python -m tests.bench.cold_start
 	$(BIN)/python -m tests.bench.push_cost
+	$(BIN)/python -m tests.bench.fanout
 	$(BIN)/python -W ignore::UserWarning -m tests.bench.fault_sweep
 
 # Each function's IAM role in template.yaml against what the tests' calls used of it (granted but unused,
