@@ -196,3 +196,24 @@ print(instance)
     assert unknown.stderr.count("\n") == 1 and "no EC2 instance i-0000000000000000f" in unknown.stderr
     wrong = cli("local", "behaviour", "bad:1", "crashes", env=env)
     assert wrong.returncode == 1 and "unknown image behaviour" in wrong.stderr
+
+
+def test_chat_buttons_are_pressed_from_another_shell_with_local_click(local_up: LocalUp) -> None:
+    """`local up` serves ChatOpsFunction's Function URL: `local click` sends what Slack would (signed), a read-only
+    command is answered, a change is carried out and told in the channel, an unauthorised click is refused."""
+    env = local_up.env
+    status = cli("local", "click", "--command", "status prod/web", env=env)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("200: prod/web:")
+    frozen = cli("local", "click", "freeze prod/web", env=env)
+    assert frozen.returncode == 0 and "on it" in frozen.stdout, frozen.stderr
+    local_up.read_until("prod/web is frozen")  # carried out from the ChatOps queue, told in the channel
+    refused = cli("local", "click", "--user", "U0SOMEONE", "unfreeze prod/web", env=env)
+    assert refused.returncode == 3 and refused.stdout.startswith("403: user U0SOMEONE may not run unfreeze")
+    history = cli("--local", "--json", "history", "prod/web", env=env)
+    import json
+
+    actions = [row for row in json.loads(history.stdout) if row["kind"] == "action"]
+    assert [(row["detail"], row["actor"], row["status"]) for row in actions] == [
+        ("freeze prod/web", "slack:U0LOCAL", "DONE")
+    ]
