@@ -363,3 +363,29 @@ def test_rollback_from_chat_while_blue_green_is_in_flight_is_ecs_own_rollback(pa
     [row] = [row for row in ledger().deployments.history(WEB) if row.kind == "action"][:1]
     assert row.detail == "rollback prod/web" and row.status == "DONE"
     assert "ECS rolls back to web:1" in str(row.outcome_detail)
+
+
+def test_an_approved_push_keeps_the_task_definitions_roles_and_tags(project, events) -> None:
+    from tests.integration.world import EXECUTION_ROLE
+
+    world = World(project, events)
+    world.cluster("prod")
+    task_definition = world.web_task_definition(
+        "web",
+        "shop",
+        tag="latest",
+        executionRoleArn=EXECUTION_ROLE,
+        taskRoleArn="arn:aws:iam::123456789012:role/web-task",
+        tags=[{"key": "team", "value": "shop"}],
+    )
+    world.service("prod", "web", task_definition, {"autopilot:deploy": "tag:latest", "autopilot:approval": "required"})
+    world.inventory()
+    slack = Slack(project)
+    world.push("shop", "latest")
+    [pending] = ledger().approvals.pending(WEB)
+
+    assert slack.press(f"approve prod/web {pending.approval_id}")[0] == 200
+    assert slack.work() == 1
+    running = world.running("prod", "web")
+    assert running["revision"] == 2  # registered by ChatOpsFunction's role: PassRole to ECS tasks, tags kept
+    assert running["taskRoleArn"].endswith("role/web-task") and running["tags"] == [{"key": "team", "value": "shop"}]
