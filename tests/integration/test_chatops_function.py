@@ -389,3 +389,19 @@ def test_an_approved_push_keeps_the_task_definitions_roles_and_tags(project, eve
     running = world.running("prod", "web")
     assert running["revision"] == 2  # registered by ChatOpsFunction's role: PassRole to ECS tasks, tags kept
     assert running["taskRoleArn"].endswith("role/web-task") and running["tags"] == [{"key": "team", "value": "shop"}]
+
+
+def test_plan_tells_an_expired_approval_apart_from_a_waiting_one(held) -> None:
+    from autopilot.chatops.answers import answer
+    from autopilot.chatops.commands import Command
+    from autopilot.handlers.common import Adapters
+
+    _, _, approval = held
+    [pending] = ledger().approvals.pending(WEB)
+    command = Command(name="plan", args=["prod/web"], user=ALLOWED, channel=CHANNEL, request_id="r")
+    adapters = Adapters.current()
+    before = answer(command, ecs=adapters.ecs, ledger=adapters.ledger, now=pending.expires_at - 1)
+    assert f"/autopilot approve prod/web {approval}" in before
+    after = answer(command, ecs=adapters.ecs, ledger=adapters.ledger, now=pending.expires_at)
+    assert approval not in after and after.startswith("nothing waits for approval on prod/web")
+    assert "1 expired without a decision" in after

@@ -35,13 +35,14 @@ def _short(task_definition: str | None) -> str:
     return task_definition.rsplit("/", 1)[-1] if task_definition else "-"
 
 
-def answer(command: Command, *, ecs: Services, ledger: AnswerLedger) -> str:
+def answer(command: Command, *, ecs: Services, ledger: AnswerLedger, now: int) -> str:
+    """The answer to a read-only command; `now` (epoch seconds) tells a pending approval from an expired one."""
     if command.name == "status":
         return _status(command.args[0] if command.args else "", ecs=ecs, ledger=ledger)
     ref = command.target()
     if command.name == "history":
         return _history(ref, ledger)
-    return _plan(ref, ledger)
+    return _plan(ref, ledger, now)
 
 
 def _status(scope: str, *, ecs: Services, ledger: AnswerLedger) -> str:
@@ -96,14 +97,16 @@ def _history(ref: ServiceRef, ledger: AnswerLedger) -> str:
     return "\n".join(lines)
 
 
-def _plan(ref: ServiceRef, ledger: AnswerLedger) -> str:
+def _plan(ref: ServiceRef, ledger: AnswerLedger, now: int) -> str:
     pending = ledger.approvals.pending(ref)
-    if not pending:
-        return f"nothing waits for approval on {ref}"
-    lines = []
-    for approval in pending:
+    waiting = [approval for approval in pending if approval.expires_at > now]
+    expired = len(pending) - len(waiting)  # past its expiry, still PENDING in the ledger: it can no longer deploy
+    lines = [] if waiting else [f"nothing waits for approval on {ref}"]
+    for approval in waiting:
         running = _short(approval.previous_task_definition)
         lines.append(f"{approval.approval_id}: {approval.repository}:{approval.tag} on {running}")
         lines.extend(f"  {change}" for change in approval.changes)
         lines.append(f"  /autopilot approve {ref} {approval.approval_id}")
+    if expired:
+        lines.append(f"({expired} expired without a decision: push the image again to ask anew)")
     return "\n".join(lines)

@@ -83,7 +83,7 @@ def _front_ports(adapters: Adapters) -> FrontPorts:
         seen=adapters.ledger.requests,
         config=config,
         user_groups=_user_groups,
-        answer=lambda command: answer(command, ecs=adapters.ecs, ledger=adapters.ledger),
+        answer=lambda command: answer(command, ecs=adapters.ecs, ledger=adapters.ledger, now=int(time.time())),
         enqueue=enqueue,
     )
 
