@@ -3,39 +3,19 @@ plan. A few reads of ECS and the ledger each, well within Slack's 3 seconds."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from autopilot.chatops.commands import Command
-from autopilot.ports import Approvals, Deployments, Services, ServiceStates
+from autopilot.ports import DeployLedger, Services
 from autopilot.refs import ServiceRef
 
 MAX_SERVICES = 20  # a status of a whole fleet is the CLI's job; chat shows the first ones and says so
 MAX_HISTORY = 10
 
 
-class _Index(Protocol):
-    def indexed_services(self) -> dict[ServiceRef, set[str]]: ...
-
-
-class AnswerLedger(Protocol):
-    @property
-    def index(self) -> _Index: ...
-
-    @property
-    def services(self) -> ServiceStates: ...
-
-    @property
-    def deployments(self) -> Deployments: ...
-
-    @property
-    def approvals(self) -> Approvals: ...
-
-
 def _short(task_definition: str | None) -> str:
     return task_definition.rsplit("/", 1)[-1] if task_definition else "-"
 
 
-def answer(command: Command, *, ecs: Services, ledger: AnswerLedger, now: int) -> str:
+def answer(command: Command, *, ecs: Services, ledger: DeployLedger, now: int) -> str:
     """The answer to a read-only command; `now` (epoch seconds) tells a pending approval from an expired one."""
     if command.name == "status":
         return _status(command.args[0] if command.args else "", ecs=ecs, ledger=ledger)
@@ -45,7 +25,7 @@ def answer(command: Command, *, ecs: Services, ledger: AnswerLedger, now: int) -
     return _plan(ref, ledger, now)
 
 
-def _status(scope: str, *, ecs: Services, ledger: AnswerLedger) -> str:
+def _status(scope: str, *, ecs: Services, ledger: DeployLedger) -> str:
     cluster, _, name = scope.partition("/")
     refs = sorted(
         (
@@ -76,7 +56,7 @@ def _status(scope: str, *, ecs: Services, ledger: AnswerLedger) -> str:
     return "\n".join(lines)
 
 
-def _history(ref: ServiceRef, ledger: AnswerLedger) -> str:
+def _history(ref: ServiceRef, ledger: DeployLedger) -> str:
     rows = ledger.deployments.history(ref, limit=MAX_HISTORY)
     if not rows:
         return f"no history for {ref}"
@@ -97,7 +77,7 @@ def _history(ref: ServiceRef, ledger: AnswerLedger) -> str:
     return "\n".join(lines)
 
 
-def _plan(ref: ServiceRef, ledger: AnswerLedger, now: int) -> str:
+def _plan(ref: ServiceRef, ledger: DeployLedger, now: int) -> str:
     pending = ledger.approvals.pending(ref)
     waiting = [approval for approval in pending if approval.expires_at > now]
     expired = len(pending) - len(waiting)  # past its expiry, still PENDING in the ledger: it can no longer deploy

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from autopilot.local import lifecycle
 from autopilot.local.bus import Delivery, LocalBus
 from autopilot.local.ecs.behaviour import parse_behaviour
+from autopilot.local.loopback import LoopbackServer
 from autopilot.local.pump import run_event_source
 from autopilot.observability import logger
 
@@ -99,48 +99,23 @@ def _actions(clock: WorldClock) -> dict[str, Callable[[dict[str, Any]], dict[str
     }
 
 
-class ControlServer:
+class ControlServer(LoopbackServer):
     def __init__(self, clock: WorldClock) -> None:
         actions = _actions(clock)
-        lock = clock.lock
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                action = actions.get(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                    if action is None:
-                        raise LookupError(f"no control action {self.path}")
-                    with lock:
-                        answer, status = action(body), 200
-                except (KeyError, ValueError, LookupError, RuntimeError) as error:
-                    answer, status = {"error": str(error).strip("'\"")}, 400
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+        def answer(path: str, headers: dict[str, str], raw: bytes, client: str) -> tuple[int, bytes]:
+            action = actions.get(path)
+            try:
+                body = json.loads(raw or b"{}")
+                if action is None:
+                    raise LookupError(f"no control action {path}")
+                with clock.lock:
+                    said, status = action(body), 200
+            except (KeyError, ValueError, LookupError, RuntimeError) as error:
+                said, status = {"error": str(error).strip("'\"")}, 400
+            return status, json.dumps(said).encode()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-control", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> ControlServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(answer, name="local-control")
 
 
 def call(control_url: str, path: str, body: dict[str, Any], *, timeout: float = 30) -> dict[str, Any]:

@@ -9,12 +9,11 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
+from autopilot.local.loopback import LoopbackServer
 from autopilot.local.project import Project
 
 FUNCTION = "ChatOpsFunction"
@@ -60,46 +59,22 @@ def function_url_event(method: str, path: str, headers: dict[str, str], body: by
     }
 
 
-class FunctionUrlServer:
+class FunctionUrlServer(LoopbackServer):
     def __init__(self, project: Project, lock: threading.RLock, *, function: str = FUNCTION) -> None:
-        invoke: Callable[[dict[str, Any]], Any] = lambda event: project.invoke(function, event)  # noqa: E731
+        def answer(path: str, headers: dict[str, str], body: bytes, client: str) -> tuple[int, bytes]:
+            event = function_url_event("POST", path, headers, body, client)
+            try:
+                with lock:  # one change of the world at a time, as with the clock's ticks
+                    result = project.invoke(function, event) or {}
+                return int(result.get("statusCode", 200)), str(result.get("body", "")).encode()
+            except Exception as error:  # what Lambda answers for a function error
+                return 502, json.dumps({"Message": f"function error: {type(error).__name__}"}).encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                event = function_url_event("POST", self.path, headers, self.rfile.read(length), self.client_address[0])
-                try:
-                    with lock:  # one change of the world at a time, as with the clock's ticks
-                        result = invoke(event) or {}
-                    status, body = int(result.get("statusCode", 200)), str(result.get("body", ""))
-                except Exception as error:  # what Lambda answers for a function error
-                    status, body = 502, json.dumps({"Message": f"function error: {type(error).__name__}"})
-                payload = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="chatops-url", daemon=True)
+        super().__init__(answer, name="chatops-url")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
-
-    def start(self) -> FunctionUrlServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return super().url + "/"
 
 
 def slack_body(text: str, *, user: str, channel: str, button: bool) -> bytes:
