@@ -2,7 +2,11 @@
 
 Cost of one push (AWS API calls): one index query, one state read for all matched services, then per
 service at most one DescribeServices (batched by cluster, 10 at a time), DescribeTaskDefinition and
-RegisterTaskDefinition (once per shared task definition), UpdateService and one ledger transaction.
+RegisterTaskDefinition (once per shared task definition), UpdateService and one ledger transaction, and one
+more state read for all deployed services (did a newer decision land meanwhile?).
+
+A push to more services than `FanOut.inline_limit` is handed to work items (`autopilot.fanout`): one per
+task-definition family, paced under ECS's RegisterTaskDefinition rate, each deployed by `deploy_entries`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +26,7 @@ from pydantic import Field
 from autopilot.aws.ecs import ServiceSnapshot, TaskDefinitionSnapshot
 from autopilot.aws.errors import describe_error, is_retryable
 from autopilot.config.document import ConfigUnavailableError
+from autopilot.config.policies import Decision
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
@@ -73,6 +78,8 @@ class DeployReport(Model):
     digest: str
     dry_run: bool = False
     results: list[ServiceResult] = Field(default_factory=list)
+    handed_off: int = 0  # services handed to work items (a push to many services, `autopilot.fanout`)
+    work_items: int = 0
 
     def outcome_of(self, service: str) -> ServiceResult | None:
         return next((result for result in self.results if result.service == service), None)
@@ -148,6 +155,15 @@ def _family(task_definition_arn: str) -> str:
     return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
 
 
+class FanOut(Protocol):
+    """Where a push to many services goes: work items, deployed apart from the push (`autopilot.fanout`)."""
+
+    @property
+    def inline_limit(self) -> int: ...
+
+    def hand_off(self, push: EcrImageActionEvent, entries: list[IndexEntry]) -> int: ...
+
+
 @dataclass(frozen=True)
 class DeployPorts:
     ecs: Services
@@ -156,6 +172,7 @@ class DeployPorts:
     observe: bool = False  # the stack's Mode=observe (a service's autopilot:mode=observe does the same)
     approval_hours: int = 24  # how long a push held for approval waits (ApprovalHours)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    fan_out: FanOut | None = None  # None: every push is deployed in the invocation that takes it
 
 
 @dataclass
@@ -169,21 +186,29 @@ class _Candidate:
     latest: TaskDefinitionSnapshot | None = None  # the family's newest revision, when it is not the service's
 
 
+@dataclass
+class _Landed:
+    candidate: _Candidate
+    new_arn: str
+    changes: list[ContainerChange]
+
+
 MAX_DECISION_ROUNDS = 3
 
 
 def deploy_pushed_image(
-    push: EcrImageActionEvent, ports: DeployPorts, *, dry_run: bool = False, approved: ServiceRef | None = None
+    push: EcrImageActionEvent,
+    ports: DeployPorts,
+    *,
+    dry_run: bool = False,
+    approved: ServiceRef | None = None,
+    restore: ServiceRef | None = None,
 ) -> DeployReport:
     """Deploy a push to the services that take it. `approved`: a person approved this push for that service
-    (autopilot:approval=required); only that service is deployed, through every other guard as at push time."""
-    report = DeployReport(
-        event_id=push.id,
-        repository=push.repository.key,
-        tag=push.tag,
-        digest=push.detail.image_digest,
-        dry_run=dry_run,
-    )
+    (autopilot:approval=required); only that service is deployed, through every other guard as at push time.
+    `restore`: only that service, brought back to this push's image whatever its policy says of the tag (the
+    image the ledger recorded for it, after its task definition was changed out of band)."""
+    report = _report(push, dry_run)
     if push.detail.action_type != "PUSH" or push.detail.result != "SUCCESS":
         logger.info("not a successful push; nothing to deploy", extra={"action": push.detail.action_type})
         return report
@@ -191,17 +216,44 @@ def deploy_pushed_image(
         logger.info("untagged push never deploys", extra={"repository": report.repository})
         return report
     entries = ports.ledger.index.services_for_repository(push.repository)
-    if approved is not None:
-        entries = [entry for entry in entries if entry.service == approved]
+    chosen = approved or restore
+    if chosen is not None:
+        entries = [entry for entry in entries if entry.service == chosen]
     if not entries:
         logger.info("no managed service uses this repository", extra={"repository": report.repository})
         return report
-    run = _DeployRun(push, ports, report, dry_run, approved)
+    if ports.fan_out is not None and chosen is None and not dry_run and len(entries) > ports.fan_out.inline_limit:
+        report.handed_off, report.work_items = len(entries), ports.fan_out.hand_off(push, entries)
+        logger.info("push handed to work items", extra={"services": len(entries), "work_items": report.work_items})
+        return report
+    report, retry = deploy_entries(push, ports, entries, dry_run=dry_run, approved=approved, restore=restore)
+    if retry:
+        raise DeployIncompleteError("; ".join(retry.values()))
+    return report
+
+
+def deploy_entries(
+    push: EcrImageActionEvent,
+    ports: DeployPorts,
+    entries: list[IndexEntry],
+    *,
+    dry_run: bool = False,
+    approved: ServiceRef | None = None,
+    restore: ServiceRef | None = None,
+) -> tuple[DeployReport, dict[ServiceRef, str]]:
+    """Deploy a push to these index entries (all of a push, or a work item's); every service is tried. Returns
+    the report and the services a retry may fix (throttling, 5xx), each with its error."""
+    report = _report(push, dry_run)
+    run = _DeployRun(push, ports, report, dry_run, approved, restore)
     run.execute(entries)
     _count(report)
-    if run.retryable_errors:
-        raise DeployIncompleteError("; ".join(run.retryable_errors))
-    return report
+    return report, run.retry
+
+
+def _report(push: EcrImageActionEvent, dry_run: bool) -> DeployReport:
+    return DeployReport(
+        event_id=push.id, repository=push.repository.key, tag=push.tag, digest=push.detail.image_digest, dry_run=dry_run
+    )
 
 
 class _DeployRun:
@@ -212,14 +264,17 @@ class _DeployRun:
         report: DeployReport,
         dry_run: bool,
         approved: ServiceRef | None = None,
+        restore: ServiceRef | None = None,
     ) -> None:
         self.push = push
         self.approved = approved
+        self.restore = restore
         self.ports = ports
         self.report = report
         self.dry_run = dry_run
         self.repository: RepositoryRef = push.repository
-        self.retryable_errors: list[str] = []
+        self.retry: dict[ServiceRef, str] = {}
+        self.landed: list[_Landed] = []  # UpdateService made; confirmed against newer decisions at the end
 
     def execute(self, entries: list[IndexEntry]) -> None:
         """Shared reads first (state, services); then each service on its own: an error of one service is
@@ -246,6 +301,43 @@ class _DeployRun:
                     raise DecisionRaceError(f"{entry.service}: the service's deployed image kept changing")
             except (ClientError, BotoCoreError, ConfigUnavailableError, DecisionRaceError) as error:
                 self._failed(entry, candidate.config if candidate else None, error)
+        self._confirm()
+
+    def _confirm(self) -> None:
+        """One state read for every service this run updated: a newer decision that landed while we deployed
+        stands (ours may have reached ECS last: theirs is put back)."""
+        if not self.landed:
+            return
+        try:
+            states = self.ports.ledger.services.states(landed.candidate.entry.service for landed in self.landed)
+        except (ClientError, BotoCoreError, RuntimeError) as error:
+            for landed in self.landed:
+                self._failed(landed.candidate.entry, landed.candidate.config, error)
+            return
+        for landed in self.landed:
+            candidate, ref = landed.candidate, landed.candidate.entry.service
+            now = states[ref].deployed(self.repository)
+            try:
+                if now is not None and now.event_id != self.push.id:
+                    if now.task_definition and now.task_definition != landed.new_arn:
+                        self.ports.ecs.update_service(ref, now.task_definition)
+                    self._result(
+                        ref.key, Outcome.SKIPPED, f"superseded by the push of {now.tag}", config=candidate.config
+                    )
+                    continue
+            except (ClientError, BotoCoreError) as error:
+                self._failed(candidate.entry, candidate.config, error)
+                continue
+            assert candidate.task_definition is not None  # noqa: S101 - loaded before deploying
+            self._result(
+                ref.key,
+                Outcome.DEPLOYED,
+                f"{candidate.task_definition.family_revision} → {_revision(landed.new_arn)}",
+                config=candidate.config,
+                previous=candidate.task_definition.arn,
+                new=landed.new_arn,
+                changes=landed.changes,
+            )
 
     # -- screening: tags, controller, freeze, quarantine ---------------------------------------------
     def _screen(self, entry: IndexEntry, service: ServiceSnapshot, state: ServiceState) -> _Candidate | None:
@@ -343,6 +435,8 @@ class _DeployRun:
             )
             return True
         decision = config.deploy.decide(self.push.tag, self._running_tag(candidate, current[containers[0]]))
+        if candidate.entry.service == self.restore:  # the recorded image, whatever the policy says of its tag
+            decision = Decision(True, f"restore {self.push.tag}")
         if not decision.deploy:
             self._result(name, Outcome.SKIPPED, decision.reason, config=config)
             return False
@@ -417,21 +511,7 @@ class _DeployRun:
                         record, None if decided_before else before, describe_error(error)
                     )
                 raise
-        now = self.ports.ledger.services.deployed_image(ref, self.repository)
-        if now is not None and now.event_id != self.push.id:  # a newer decision landed while we deployed
-            if now.task_definition and now.task_definition != new_arn:
-                self.ports.ecs.update_service(ref, now.task_definition)  # ours may have landed last: theirs stands
-            self._result(name, Outcome.SKIPPED, f"superseded by the push of {now.tag}", policy=policy)
-            return True
-        self._result(
-            name,
-            Outcome.DEPLOYED,
-            f"{current.family_revision} → {_revision(new_arn)}",
-            policy=policy,
-            previous=current.arn,
-            new=new_arn,
-            changes=changes,
-        )
+        self.landed.append(_Landed(candidate, new_arn, changes))  # a newer decision may land: `_confirm`
         # "deploy started" is told when ECS reports the deployment IN_PROGRESS (RollbackFunction): a push
         # stays at its API-call budget, and one message covers deployments made by anyone.
         return True
@@ -525,8 +605,8 @@ class _DeployRun:
         name = entry.service.key
         policy = config.deploy_text if config else None
         text = describe_error(error)
-        if is_retryable(error) or isinstance(error, (ConfigUnavailableError, DecisionRaceError)):
-            self.retryable_errors.append(f"{name}: {text}")
+        if is_retryable(error) or isinstance(error, (ConfigUnavailableError, DecisionRaceError, RuntimeError)):
+            self.retry[entry.service] = f"{name}: {text}"
             self._result(name, Outcome.ERROR, f"will retry: {text}", policy=policy)
             logger.warning("deploy hit a retryable error", extra={"service": name, "error": text})
             return
