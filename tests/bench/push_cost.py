@@ -86,8 +86,26 @@ class Fleet:
         digest = self.ecr.put_image(repositoryName="shop", imageManifest=image_manifest(label), imageTag="latest")[
             "image"
         ]["imageId"]["imageDigest"]
+        self.digest = digest
         result: dict[str, Any] = self.project.invoke("DeployFunction", self.events.ecr_push("shop", digest, "latest"))
         return result
+
+    def on_pushed_image(self) -> int:
+        """Services whose task definition (as ECS has it now) runs the last pushed digest."""
+        found = 0
+        for cluster in range(CLUSTERS):
+            arns = [
+                arn
+                for page in self.ecs.get_paginator("list_services").paginate(cluster=f"c{cluster}")
+                for arn in page["serviceArns"]
+            ]
+            for start in range(0, len(arns), 10):
+                described = self.ecs.describe_services(cluster=f"c{cluster}", services=arns[start : start + 10])
+                for service in described["services"]:
+                    body = self.ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+                    images = [c["image"] for c in body["taskDefinition"]["containerDefinitions"]]
+                    found += any(image.endswith(f"@{self.digest}") for image in images)
+        return found
 
 
 def naive_scan(repository_uri: str) -> int:

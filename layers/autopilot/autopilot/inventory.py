@@ -37,7 +37,7 @@ def _repositories(ecs: EcsGateway, snapshot: ServiceSnapshot, cache: dict[str, s
 
 def rebuild_index(ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
     report = InventoryReport(mode="full")
-    desired: dict[ServiceRef, tuple[str, str, set[str]]] = {}
+    desired: dict[ServiceRef, tuple[str, str, set[str], str]] = {}
     cache: dict[str, set[str] | None] = {}
     for cluster_arn in ecs.list_cluster_arns():
         report.clusters += 1
@@ -48,9 +48,9 @@ def rebuild_index(ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
                 continue
             repos = _repositories(ecs, snapshot, cache)
             if repos:
-                desired[snapshot.ref] = (snapshot.arn, snapshot.cluster_arn, repos)
+                desired[snapshot.ref] = (snapshot.arn, snapshot.cluster_arn, repos, snapshot.task_definition)
     previous = ledger.index.indexed_services()
-    removed = {ref: repos - desired.get(ref, ("", "", set()))[2] for ref, repos in previous.items()}
+    removed = {ref: repos - (desired[ref][2] if ref in desired else set()) for ref, repos in previous.items()}
     removed = {ref: repos for ref, repos in removed.items() if repos or ref not in desired}
     report.writes = ledger.index.apply_index(desired, removed, previous)
     report.services_indexed = len(desired)
@@ -74,7 +74,7 @@ def refresh_service(ref: ServiceRef, ecs: EcsGateway, ledger: Ledger) -> Invento
         metrics.add_metric(name="IndexRefreshes", unit=MetricUnit.Count, value=1)
         logger.info("service not indexed", extra={"service": ref.key, "removed": bool(previous)})
         return report
-    put = {ref: (snapshot.arn, snapshot.cluster_arn, repos)}
+    put = {ref: (snapshot.arn, snapshot.cluster_arn, repos, snapshot.task_definition)}
     removed = {ref: previous - repos} if previous - repos else {}
     report.writes = ledger.index.apply_index(put, removed, {ref: previous})
     report.services_indexed = 1

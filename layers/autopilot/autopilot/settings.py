@@ -28,6 +28,7 @@ class Settings(Model):
     approval_hours: int = Field(default=24, ge=1, le=336)  # stack parameter ApprovalHours
     chatops_secret_name: str = "ecs-autopilot-chatops/slack-app"  # noqa: S105 - its name (ChatOpsSecretName)
     chatops_queue_url: str | None = None  # the ChatOps function's own work queue
+    fanout_queue_url: str | None = None  # DeployFunction's work items (a push to many services)
 
 
 @lru_cache
@@ -48,4 +49,5 @@ def get_settings() -> Settings:
         approval_hours=int(os.environ.get("APPROVAL_HOURS", "24")),
         chatops_secret_name=os.environ.get("CHATOPS_SECRET_NAME", "ecs-autopilot-chatops/slack-app"),
         chatops_queue_url=os.environ.get("CHATOPS_QUEUE_URL") or None,
+        fanout_queue_url=os.environ.get("FANOUT_QUEUE_URL") or None,
     )

@@ -1,7 +1,9 @@
-"""DeployFunction's wiring: an ECR push → the services that take the image (once per event)."""
+"""DeployFunction's wiring: an ECR push → the services that take the image (once per event); a batch of the
+fan-out queue's work items (a push to many services) → deployed, the failed ones handed back."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from autopilot.config.document import ConfigDocumentError
 from autopilot.config.policies import PolicyError
 from autopilot.deploy import DeployPorts, deploy_pushed_image
 from autopilot.events import EcrImageActionEvent
+from autopilot.fanout import QueueFanOut, deploy_work_items, parse_records
 from autopilot.handlers.common import Adapters, flush_outbox, rejected, telling
 from autopilot.images import ImageRef
 from autopilot.settings import get_settings
@@ -33,17 +36,23 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
             raise PolicyError(str(error)) from error
 
     settings = get_settings()
+    fan_out = None
+    if settings.fanout_queue_url:
+        fan_out = QueueFanOut(clients.sqs(), settings.fanout_queue_url, adapters.ledger.fanouts, time.time)
     return DeployPorts(
         ecs=adapters.ecs,
         ledger=adapters.ledger,
         named_policies=named_policies,
         observe=settings.observe,
         approval_hours=settings.approval_hours,
+        fan_out=fan_out,
     )
 
 
 @telling
 def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run: bool = False) -> dict[str, Any]:
+    if "Records" in event:
+        return handle_work_items(event)
     try:
         push = EcrImageActionEvent.model_validate(event)
     except ValidationError as error:
@@ -70,6 +79,14 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
         table=settings.ledger_table,
         context=context,
     )
+
+
+def handle_work_items(event: dict[str, Any]) -> dict[str, Any]:
+    """A batch of the fan-out queue (Lambda's SQS event source, ReportBatchItemFailures)."""
+    adapters = Adapters.current()
+    taken = parse_records(event.get("Records", []))
+    failed = deploy_work_items(taken, deploy_ports(adapters), adapters.ledger.fanouts)
+    return {"batchItemFailures": [{"itemIdentifier": record_id} for record_id in failed]}
 
 
 def resolve_digest(ecr: ECRClient, image: ImageRef) -> str | None:

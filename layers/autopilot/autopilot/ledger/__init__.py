@@ -10,6 +10,7 @@ callers see typed records (`records`).
     ledger.notifications  chat threads and deliveries
     ledger.requests       Slack requests already taken (replay cache)
     ledger.approvals      pushes held for a person's decision (autopilot:approval=required)
+    ledger.fanouts        pushes handed to work items, and how far they got
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from autopilot.ledger.actions import ActionRepository
 from autopilot.ledger.approvals import ApprovalRepository
 from autopilot.ledger.deployments import DeploymentRepository
+from autopilot.ledger.fanouts import FanOutRepository
 from autopilot.ledger.index import IndexRepository
 from autopilot.ledger.keys import service_pk
 from autopilot.ledger.leases import Leases, LifecycleClaims, RollbackClaims
@@ -32,6 +34,7 @@ from autopilot.ledger.records import (
     DeploymentRecord,
     DeployRow,
     EcsDeploymentRow,
+    FanOutProgress,
     HistoryRow,
     IndexEntry,
     LifecycleRecord,
@@ -61,6 +64,7 @@ __all__ = [
     "DeploymentChange",
     "DeploymentRecord",
     "EcsDeploymentRow",
+    "FanOutProgress",
     "HistoryRow",
     "IndexEntry",
     "Ledger",
@@ -91,3 +95,4 @@ class Ledger:
         self.requests = SeenRequests(shared)
         self.approvals = ApprovalRepository(shared)
         self.actions = ActionRepository(shared)
+        self.fanouts = FanOutRepository(shared)

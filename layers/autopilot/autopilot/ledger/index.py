@@ -28,6 +28,7 @@ class IndexRepository(Repository):
                         service=ServiceRef.parse(item["SK"]),
                         service_arn=item.get("service_arn", ""),
                         cluster_arn=item.get("cluster_arn", ""),
+                        family=item.get("family", ""),
                     )
                 )
         return entries
@@ -53,22 +54,23 @@ class IndexRepository(Repository):
 
     def apply_index(
         self,
-        put: Mapping[ServiceRef, tuple[str, str, set[str]]],
+        put: Mapping[ServiceRef, tuple[str, str, set[str], str]],
         removed: Mapping[ServiceRef, set[str]],
         previous: Mapping[ServiceRef, set[str]],
     ) -> int:
-        """Write index changes: `put` maps a service to (service ARN, cluster ARN, repository keys) it now
-        uses, `removed` to the repository keys it no longer uses; `previous` is what was indexed before.
-        Returns the number of items written or deleted."""
+        """Write index changes: `put` maps a service to (service ARN, cluster ARN, repository keys it now
+        uses, its task definition's ARN), `removed` to the repository keys it no longer uses; `previous` is
+        what was indexed before. Returns the number of items written or deleted."""
         now = int(time.time())
         requests: list[dict[str, Any]] = []
-        for ref, (service_arn, cluster_arn, repos) in put.items():
+        for ref, (service_arn, cluster_arn, repos, task_definition) in put.items():
             for repo in sorted(repos):
                 values = {
                     "PK": repo_pk_of_key(repo),
                     "SK": ref.key,
                     "service_arn": service_arn,
                     "cluster_arn": cluster_arn,
+                    "family": task_definition.rsplit("/", 1)[-1].rsplit(":", 1)[0] or None,
                     "updated_at": now,
                 }
                 requests.append({"PutRequest": {"Item": to_item(values)}})

@@ -13,6 +13,10 @@
 - `SERVICE#<cluster>/<service>`, `OBSERVED#<time>#<id>`   what observe mode would have done
 - `SERVICE#<cluster>/<service>`, `APPROVAL#<id>`          a push held for approval, and who decided
 - `SERVICE#<cluster>/<service>`, `ACTION#<key>`           a person's action from chat (who, what, outcome)
+- `PUSH#<event id>`, `FANOUT`                              a push handed to work items: totals, counts, families
+                                                          done (TTL)
+- `PUSH#<repository>`, `SEEN#<digest>#<tag>`                a push DeployFunction took (the reconciler's check)
+- `RECONCILE`, `-`                                        the reconciler's last run (its watermark)
 - `SLACKREQ#<sha256 of the signature>`, `-`               a Slack request taken (the replay cache, TTL)
 - `LIFECYCLE#<group>`, `<instance>#<token>`               one terminate lifecycle action: lease, then DONE with
                                                           the generation of its wait, `completed` at the end
@@ -29,6 +33,8 @@ import hashlib
 from autopilot.refs import RepositoryRef, ServiceRef
 
 SERVICES_INDEX_PK = "INDEX#SERVICES"
+FANOUT_SK = "FANOUT"
+RECONCILE_PK = "RECONCILE"
 STATE_SK = "STATE"
 ROLLBACK_PREFIX = "ROLLBACK#"
 MANUAL_PREFIX = "MANUAL#"
@@ -49,6 +55,10 @@ def repo_pk(repository: RepositoryRef) -> str:
 
 def repo_pk_of_key(repository_key: str) -> str:
     return f"INDEX#REPO#{repository_key}"
+
+
+def push_pk(event_id: str) -> str:
+    return f"PUSH#{event_id}"
 
 
 def service_pk(ref: ServiceRef) -> str:

@@ -22,6 +22,27 @@ class IndexEntry(Record):
     service: ServiceRef
     service_arn: str
     cluster_arn: str
+    family: str = ""  # the task-definition family the service ran when indexed ("" in entries written before)
+
+
+class FanOutProgress(Record):
+    """A push handed to work items, and how far it got (`ledger.fanouts`)."""
+
+    event_id: str
+    repository: str
+    tag: str
+    region: str | None = None
+    services: int
+    work_items: int
+    started_at: int
+    deployed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    done: int = 0  # work items (families) finished
+
+    @property
+    def waiting(self) -> int:
+        return max(0, self.services - self.deployed - self.failed - self.skipped)
 
 
 class DeployedImage(Record):

@@ -127,3 +127,53 @@ class NotificationPump:
 def pump(project: Project, queue_url: str, *, function: str = "NotifyFunction", rounds: int = 20) -> int:
     """Deliver everything waiting on the queue; returns the number of messages handled."""
     return run_event_source(lambda event: project.invoke(function, event), queue_url, rounds=rounds).handled
+
+
+def run_event_source_on_clock(
+    invoke: Callable[[dict[str, Any]], Any],
+    queue_url: str,
+    clock: Any,
+    *,
+    sqs: Any = None,
+    visibility_timeout: int = 720,
+    poll_seconds: float = 1.0,
+    max_seconds: float = 24 * 3600,
+) -> SourceRun:
+    """Lambda's SQS event source for a queue whose messages wait (delays, visibility timeouts) on a simulated
+    clock (`local.clock`): receive up to 10, invoke, delete what the batch did not report as failed (those come
+    back after the visibility timeout); when nothing is visible but messages wait, the clock moves on. One
+    poller: batches run one after another (Lambda's MaximumConcurrency would run two at once)."""
+    sqs = sqs or boto3.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    run = SourceRun()
+    started = clock.time()
+    while clock.time() - started < max_seconds:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=visibility_timeout
+        ).get("Messages", [])
+        if not messages:
+            counts = sqs.get_queue_attributes(
+                QueueUrl=queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            if not any(int(value) for value in counts.values()):
+                run.drained = True
+                return run
+            clock.sleep(poll_seconds)
+            continue
+        run.invocations += 1
+        try:
+            result = invoke(sqs_event(messages, arn, sqs.meta.region_name))
+        except Exception:
+            logger.exception("event source invocation failed; the batch comes back after its visibility timeout")
+            continue
+        failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                run.handled += 1
+    return run

@@ -1,0 +1,45 @@
+"""A simulated clock for the local AWS: the SDK's retry backoff sleeps on it, SQS's message delays and
+visibility timeouts pass on it, and ECS's rate limits (`ratelimits`) refill on it, so minutes of pacing run
+in seconds of wall time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import botocore.endpoint
+import moto.sqs.models
+
+
+class SimulatedClock:
+    def __init__(self, start: float | None = None) -> None:
+        self.epoch = time.time() if start is None else start
+        self.elapsed = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.elapsed += max(0.0, seconds)
+
+    def time(self) -> float:
+        return self.epoch + self.elapsed
+
+
+@contextmanager
+def simulated(clock: SimulatedClock) -> Iterator[SimulatedClock]:
+    """Within the block botocore's backoff sleeps advance `clock` (no wall time passes) and the emulated SQS
+    tells time by it."""
+    endpoint_time = botocore.endpoint.time
+    sqs_millis, sqs_seconds = moto.sqs.models.unix_time_millis, moto.sqs.models.unix_time
+
+    class BackoffTime:
+        sleep = staticmethod(clock.sleep)
+        time = staticmethod(endpoint_time.time)
+
+    botocore.endpoint.time = BackoffTime  # type: ignore[assignment]
+    moto.sqs.models.unix_time_millis = lambda *_: clock.time() * 1000.0  # type: ignore[assignment]
+    moto.sqs.models.unix_time = lambda *_: clock.time()  # type: ignore[assignment]
+    try:
+        yield clock
+    finally:
+        botocore.endpoint.time = endpoint_time
+        moto.sqs.models.unix_time_millis, moto.sqs.models.unix_time = sqs_millis, sqs_seconds
