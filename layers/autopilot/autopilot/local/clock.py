@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import botocore.endpoint
 import moto.sqs.models
@@ -28,18 +29,20 @@ class SimulatedClock:
 def simulated(clock: SimulatedClock) -> Iterator[SimulatedClock]:
     """Within the block botocore's backoff sleeps advance `clock` (no wall time passes) and the emulated SQS
     tells time by it."""
-    endpoint_time = botocore.endpoint.time
-    sqs_millis, sqs_seconds = moto.sqs.models.unix_time_millis, moto.sqs.models.unix_time
+    endpoint: Any = botocore.endpoint
+    sqs: Any = moto.sqs.models
+    endpoint_time = endpoint.time
+    sqs_millis, sqs_seconds = sqs.unix_time_millis, sqs.unix_time
 
     class BackoffTime:
         sleep = staticmethod(clock.sleep)
         time = staticmethod(endpoint_time.time)
 
-    botocore.endpoint.time = BackoffTime  # type: ignore[assignment]
-    moto.sqs.models.unix_time_millis = lambda *_: clock.time() * 1000.0  # type: ignore[assignment]
-    moto.sqs.models.unix_time = lambda *_: clock.time()  # type: ignore[assignment]
+    endpoint.time = BackoffTime
+    sqs.unix_time_millis = lambda *_: clock.time() * 1000.0
+    sqs.unix_time = lambda *_: clock.time()
     try:
         yield clock
     finally:
-        botocore.endpoint.time = endpoint_time
-        moto.sqs.models.unix_time_millis, moto.sqs.models.unix_time = sqs_millis, sqs_seconds
+        endpoint.time = endpoint_time
+        sqs.unix_time_millis, sqs.unix_time = sqs_millis, sqs_seconds
