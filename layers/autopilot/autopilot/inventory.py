@@ -49,8 +49,10 @@ def rebuild_index(ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
             repos = _repositories(ecs, snapshot, cache)
             if repos:
                 desired[snapshot.ref] = (snapshot.arn, snapshot.cluster_arn, repos, snapshot.task_definition)
-    previous = ledger.index.indexed_services()
-    removed = {ref: repos - (desired[ref][2] if ref in desired else set()) for ref, repos in previous.items()}
+    previous = ledger.index.indexed()
+    removed = {
+        ref: set(indexed.repos) - (desired[ref][2] if ref in desired else set()) for ref, indexed in previous.items()
+    }
     removed = {ref: repos for ref, repos in removed.items() if repos or ref not in desired}
     report.writes = ledger.index.apply_index(desired, removed, previous)
     report.services_indexed = len(desired)
@@ -63,20 +65,21 @@ def rebuild_index(ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
 def refresh_service(ref: ServiceRef, ecs: EcsGateway, ledger: Ledger) -> InventoryReport:
     report = InventoryReport(mode="service", services_seen=1)
     snapshot = ecs.describe_services([ref]).get(ref)
-    previous = ledger.index.indexed_repositories(ref)
+    indexed = ledger.index.indexed_one(ref)
+    previous = set(indexed.repos)
     repos: set[str] | None = None
     if snapshot is not None and DEPLOY in snapshot.tags:
         repos = _repositories(ecs, snapshot, {})
     if snapshot is None or not repos:
         if previous:
-            report.writes = ledger.index.apply_index({}, {ref: previous}, {ref: previous})
+            report.writes = ledger.index.apply_index({}, {ref: previous}, {ref: indexed})
             report.services_removed = [ref.key]
         metrics.add_metric(name="IndexRefreshes", unit=MetricUnit.Count, value=1)
         logger.info("service not indexed", extra={"service": ref.key, "removed": bool(previous)})
         return report
     put = {ref: (snapshot.arn, snapshot.cluster_arn, repos, snapshot.task_definition)}
     removed = {ref: previous - repos} if previous - repos else {}
-    report.writes = ledger.index.apply_index(put, removed, {ref: previous})
+    report.writes = ledger.index.apply_index(put, removed, {ref: indexed})
     report.services_indexed = 1
     metrics.add_metric(name="IndexRefreshes", unit=MetricUnit.Count, value=1)
     logger.info("service indexed", extra={"service": ref.key, "repositories": sorted(repos)})

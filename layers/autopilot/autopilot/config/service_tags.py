@@ -18,7 +18,8 @@ BAKE = "autopilot:bake"
 APPROVAL = "autopilot:approval"
 NOTIFY = "autopilot:notify"
 MODE = "autopilot:mode"
-KNOWN_KEYS = (DEPLOY, CONTAINERS, PIN, ROLLBACK, BAKE, APPROVAL, NOTIFY, MODE)
+DRIFT = "autopilot:drift"
+KNOWN_KEYS = (DEPLOY, CONTAINERS, PIN, ROLLBACK, BAKE, APPROVAL, NOTIFY, MODE, DRIFT)
 ECS_TAG_VALUE_EXTRA = set("_.:/=+-@")
 DEFAULT_BAKE_MINUTES = 30
 
@@ -63,6 +64,7 @@ class ServiceConfig:
     approval_required: bool = False
     notify_routes: tuple[str, ...] = ()
     observe: bool = False  # autopilot:mode=observe: decide, record and tell; change nothing
+    redeploy_drift: bool = False  # autopilot:drift=redeploy: a task definition changed out of band is put back
     errors: tuple[TagError, ...] = field(default=())
 
     @property
@@ -107,6 +109,7 @@ def parse_service_tags(tags: Mapping[str, str], named_policies: NamedPolicies = 
         approval_required=_choice(values, APPROVAL, ("required", "none"), "none", errors) == "required",
         notify_routes=tuple(values.get(NOTIFY, "").split()),
         observe=_choice(values, MODE, ("act", "observe"), "act", errors) == "observe",
+        redeploy_drift=_choice(values, DRIFT, ("report", "redeploy"), "report", errors) == "redeploy",
         errors=tuple(errors),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +14,15 @@ from pydantic import ValidationError
 
 from autopilot.aws import clients
 from autopilot.aws.idempotency import once_per_event
+from autopilot.aws.registry import Registry
 from autopilot.config.document import ConfigDocumentError
 from autopilot.config.policies import PolicyError
 from autopilot.deploy import DeployPorts, deploy_pushed_image
-from autopilot.events import EcrImageActionEvent
+from autopilot.events import EcrImageActionEvent, ScheduledEvent
 from autopilot.fanout import QueueFanOut, deploy_work_items, parse_records
 from autopilot.handlers.common import Adapters, flush_outbox, rejected, telling
 from autopilot.images import ImageRef
+from autopilot.reconcile import ReconcilePorts, reconcile, remember_taken
 from autopilot.settings import get_settings
 
 if TYPE_CHECKING:
@@ -53,6 +56,8 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
 def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run: bool = False) -> dict[str, Any]:
     if "Records" in event:
         return handle_work_items(event)
+    if event.get("detail-type") == "Scheduled Event":
+        return handle_reconcile(event)
     try:
         push = EcrImageActionEvent.model_validate(event)
     except ValidationError as error:
@@ -64,7 +69,9 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
         return deploy_pushed_image(push, deploy_ports(adapters), dry_run=True).model_dump(mode="json")
 
     def work() -> dict[str, Any]:
-        summary = deploy_pushed_image(push, deploy_ports(adapters)).summary()
+        report = deploy_pushed_image(push, deploy_ports(adapters))
+        remember_taken(push, report, adapters.ledger.pushes, datetime.now(UTC))
+        summary = report.summary()
         # what the push said goes on the queue before its idempotency record says "done": a failed flush fails
         # the work, the record is deleted, and Lambda's retry says it again (else the retry is a duplicate and
         # the messages are lost)
@@ -79,6 +86,22 @@ def handle_push(event: dict[str, Any], context: LambdaContext | None, *, dry_run
         table=settings.ledger_table,
         context=context,
     )
+
+
+def handle_reconcile(event: dict[str, Any]) -> dict[str, Any]:
+    """The schedule: deploy the pushes ECR has and DeployFunction never took; tell drift (`autopilot.reconcile`)."""
+    try:
+        ScheduledEvent.model_validate(event)
+    except ValidationError as error:
+        return rejected(event, error)
+    adapters = Adapters.current()
+    ports = ReconcilePorts(
+        deploy=deploy_ports(adapters),
+        images=Registry(clients.ecr()),
+        pushes=adapters.ledger.pushes,
+        index=adapters.ledger.index,
+    )
+    return reconcile(ports).model_dump(mode="json")
 
 
 def handle_work_items(event: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ callers see typed records (`records`).
     ledger.requests       Slack requests already taken (replay cache)
     ledger.approvals      pushes held for a person's decision (autopilot:approval=required)
     ledger.fanouts        pushes handed to work items, and how far they got
+    ledger.pushes         pushes DeployFunction took (the reconciler deploys one it finds missing)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from autopilot.ledger.index import IndexRepository
 from autopilot.ledger.keys import service_pk
 from autopilot.ledger.leases import Leases, LifecycleClaims, RollbackClaims
 from autopilot.ledger.notifications import NotificationRecords
+from autopilot.ledger.pushes import TakenPushes
 from autopilot.ledger.records import (
     Approval,
     Claim,
@@ -96,3 +98,4 @@ class Ledger:
         self.approvals = ApprovalRepository(shared)
         self.actions = ActionRepository(shared)
         self.fanouts = FanOutRepository(shared)
+        self.pushes = TakenPushes(shared)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from autopilot.ledger.keys import SERVICES_INDEX_PK, repo_pk, repo_pk_of_key
 from autopilot.ledger.records import IndexEntry
 from autopilot.ledger.table import Repository, from_item, to_item
 from autopilot.refs import RepositoryRef, ServiceRef
+
+
+@dataclass(frozen=True)
+class Indexed:
+    repos: frozenset[str] = frozenset()
+    task_definition: str = ""
+    drift_checked: str = ""
+
+
+def _indexed(item: Mapping[str, Any]) -> Indexed:
+    return Indexed(
+        repos=frozenset(item.get("repos", set())),
+        task_definition=str(item.get("task_definition", "")),
+        drift_checked=str(item.get("drift_checked", "")),
+    )
 
 
 class IndexRepository(Repository):
@@ -34,8 +51,13 @@ class IndexRepository(Repository):
         return entries
 
     def indexed_services(self) -> dict[ServiceRef, set[str]]:
+        return {ref: set(indexed.repos) for ref, indexed in self.indexed().items()}
+
+    def indexed(self) -> dict[ServiceRef, Indexed]:
+        """Every indexed service: its repositories, the task definition it ran when indexed, and the one the
+        reconciler last checked for drift (one paginated query)."""
         paginator = self._client.get_paginator("query")
-        found: dict[ServiceRef, set[str]] = {}
+        found: dict[ServiceRef, Indexed] = {}
         for page in paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="PK = :pk",
@@ -43,20 +65,34 @@ class IndexRepository(Repository):
         ):
             for raw in page.get("Items", []):
                 item = from_item(raw)
-                found[ServiceRef.parse(item["SK"])] = set(item.get("repos", set()))
+                found[ServiceRef.parse(item["SK"])] = _indexed(item)
         return found
 
     def indexed_repositories(self, ref: ServiceRef) -> set[str]:
+        return set(self.indexed_one(ref).repos)
+
+    def indexed_one(self, ref: ServiceRef) -> Indexed:
         response = self._client.get_item(
             TableName=self.table, Key=to_item({"PK": SERVICES_INDEX_PK, "SK": ref.key}), ConsistentRead=True
         )
-        return set(from_item(response["Item"]).get("repos", set())) if "Item" in response else set()
+        return _indexed(from_item(response["Item"])) if "Item" in response else Indexed()
+
+    def checked_for_drift(self, ref: ServiceRef, task_definition: str) -> None:
+        """The reconciler looked at the service running this task definition (drift is told once per change)."""
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self.table,
+                Key=to_item({"PK": SERVICES_INDEX_PK, "SK": ref.key}),
+                UpdateExpression="SET drift_checked = :td",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":td": {"S": task_definition}},
+            )
 
     def apply_index(
         self,
         put: Mapping[ServiceRef, tuple[str, str, set[str], str]],
         removed: Mapping[ServiceRef, set[str]],
-        previous: Mapping[ServiceRef, set[str]],
+        previous: Mapping[ServiceRef, Indexed],
     ) -> int:
         """Write index changes: `put` maps a service to (service ARN, cluster ARN, repository keys it now
         uses, its task definition's ARN), `removed` to the repository keys it no longer uses; `previous` is
@@ -74,12 +110,15 @@ class IndexRepository(Repository):
                     "updated_at": now,
                 }
                 requests.append({"PutRequest": {"Item": to_item(values)}})
-            if repos != previous.get(ref):
+            before = previous.get(ref, Indexed())
+            if repos != set(before.repos) or task_definition != before.task_definition:
                 reverse = {
                     "PK": SERVICES_INDEX_PK,
                     "SK": ref.key,
                     "repos": repos or None,
                     "service_arn": service_arn,
+                    "task_definition": task_definition or None,
+                    "drift_checked": before.drift_checked or None,
                     "updated_at": now,
                 }
                 requests.append({"PutRequest": {"Item": to_item(reverse)}})

@@ -15,8 +15,7 @@
 - `SERVICE#<cluster>/<service>`, `ACTION#<key>`           a person's action from chat (who, what, outcome)
 - `PUSH#<event id>`, `FANOUT`                              a push handed to work items: totals, counts, families
                                                           done (TTL)
-- `PUSH#<repository>`, `SEEN#<digest>#<tag>`                a push DeployFunction took (the reconciler's check)
-- `RECONCILE`, `-`                                        the reconciler's last run (its watermark)
+- `TAKEN#<registry>/<repo>`, `<digest>#<tag>`             a push DeployFunction took (the reconciler's check, TTL)
 - `SLACKREQ#<sha256 of the signature>`, `-`               a Slack request taken (the replay cache, TTL)
 - `LIFECYCLE#<group>`, `<instance>#<token>`               one terminate lifecycle action: lease, then DONE with
                                                           the generation of its wait, `completed` at the end
@@ -34,7 +33,6 @@ from autopilot.refs import RepositoryRef, ServiceRef
 
 SERVICES_INDEX_PK = "INDEX#SERVICES"
 FANOUT_SK = "FANOUT"
-RECONCILE_PK = "RECONCILE"
 STATE_SK = "STATE"
 ROLLBACK_PREFIX = "ROLLBACK#"
 MANUAL_PREFIX = "MANUAL#"
@@ -55,6 +53,14 @@ def repo_pk(repository: RepositoryRef) -> str:
 
 def repo_pk_of_key(repository_key: str) -> str:
     return f"INDEX#REPO#{repository_key}"
+
+
+def taken_pk(repository: RepositoryRef) -> str:
+    return f"TAKEN#{repository.key}"
+
+
+def taken_sk(digest: str, tag: str) -> str:
+    return f"{digest}#{tag}"
 
 
 def push_pk(event_id: str) -> str:

@@ -1,0 +1,232 @@
+"""The reconciler (DeployFunction, on a schedule): no push missed, no drift unseen.
+
+ECR's events are best effort. Each run lists every indexed repository's tagged images once (DescribeImages,
+paginated) and deploys each image pushed in the last day (and not in the last two minutes: its event may
+still be on its way) that DeployFunction never took (`ledger.pushes`), oldest first, as its push would have
+been deployed: a push event made up from what ECR says, through `deploy_pushed_image` (every guard: the
+policy, never downgrade, quarantine, freeze, approval; many services fan out). Its cost grows with
+repositories and their image pages, not with the services that use them.
+
+Drift: the index holds the task definition each service ran when last indexed (the schedule's rebuild and
+every UpdateService seen through CloudTrail). A service whose task definition changed since the reconciler last
+looked is checked against the ledger: not one this tool decided (a deployed image's revision) nor its last
+known good one (a rollback) is drift, told once per change; with `autopilot:drift=redeploy` the service is put
+back on the image the ledger recorded for it (`deploy_pushed_image(restore=…)`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field, ValidationError
+
+from autopilot.aws.errors import describe_error
+from autopilot.aws.registry import TaggedImage
+from autopilot.config.policies import PolicyError
+from autopilot.config.service_tags import parse_service_tags
+from autopilot.deploy import DeployIncompleteError, DeployPorts, DeployReport, Outcome, deploy_pushed_image
+from autopilot.events import EcrImageActionEvent
+from autopilot.ledger import DeployedImage, ServiceState
+from autopilot.ledger.index import Indexed
+from autopilot.messages import Message, Severity, emit
+from autopilot.model import Model
+from autopilot.notify.links import service_links
+from autopilot.observability import logger
+from autopilot.refs import RepositoryRef, ServiceRef
+
+LOOKBACK = timedelta(hours=24)
+SETTLE = timedelta(minutes=2)
+
+
+class Images(Protocol):
+    def tagged_images(self, account: str, repository: str) -> list[TaggedImage]: ...
+
+
+class Taken(Protocol):
+    def take(self, repository: RepositoryRef, digest: str, tag: str, event_id: str, at: int) -> None: ...
+    def taken(self, repository: RepositoryRef, images: list[tuple[str, str]]) -> set[tuple[str, str]]: ...
+
+
+class IndexOfServices(Protocol):
+    def indexed(self) -> dict[ServiceRef, Indexed]: ...
+    def checked_for_drift(self, ref: ServiceRef, task_definition: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReconcilePorts:
+    deploy: DeployPorts
+    images: Images
+    pushes: Taken
+    index: IndexOfServices
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class ReconcileReport(Model):
+    repositories: int = 0
+    images: int = 0
+    missed_pushes: list[str] = Field(default_factory=list)
+    deployed: int = 0
+    drifted: list[str] = Field(default_factory=list)
+    redeployed: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+
+
+def remember_taken(push: EcrImageActionEvent, report: DeployReport, pushes: Taken, now: datetime) -> None:
+    """A push that reached a managed service is taken: the reconciler leaves it alone."""
+    if (report.results or report.handed_off) and push.tag and not report.dry_run:
+        pushes.take(push.repository, push.detail.image_digest, push.tag, push.id, int(now.timestamp()))
+
+
+def reconcile(ports: ReconcilePorts) -> ReconcileReport:
+    report = ReconcileReport()
+    now = ports.clock()
+    indexed = ports.index.indexed()
+    for key in sorted({repo for entry in indexed.values() for repo in entry.repos}):
+        report.repositories += 1
+        try:
+            _missed_pushes(key, now, ports, report)
+        except (ClientError, BotoCoreError) as error:  # the next run tries again
+            report.errors.append(f"{key}: {describe_error(error)}")
+            logger.warning("repository not reconciled", extra={"repository": key, "error": describe_error(error)})
+    _drift(indexed, ports, report)
+    logger.info("reconciled", extra=report.model_dump())
+    return report
+
+
+def _missed_pushes(key: str, now: datetime, ports: ReconcilePorts, report: ReconcileReport) -> None:
+    registry, _, name = key.partition("/")
+    account, region = _ecr_registry(registry)
+    if account is None or region is None:
+        return  # not a private ECR registry: no events to miss
+    repository = RepositoryRef(registry, name)
+    images = ports.images.tagged_images(account, name)
+    report.images += len(images)
+    recent = [image for image in images if now - LOOKBACK <= image.pushed_at <= now - SETTLE]
+    if not recent:
+        return
+    taken = ports.pushes.taken(repository, [(image.digest, image.tag) for image in recent])
+    for image in sorted(recent, key=lambda image: (image.pushed_at, image.tag)):
+        if (image.digest, image.tag) in taken:
+            continue
+        push = made_up_push(account, region, name, image.digest, image.tag, image.pushed_at, "reconcile")
+        report.missed_pushes.append(f"{name}:{image.tag}@{image.digest}")
+        logger.warning("a push DeployFunction never took", extra={"repository": key, "tag": image.tag})
+        try:
+            deployed = deploy_pushed_image(push, ports.deploy)
+        except (DeployIncompleteError, PolicyError) as error:
+            report.errors.append(f"{name}:{image.tag}: {error}")
+            continue
+        report.deployed += sum(1 for result in deployed.results if result.outcome == Outcome.DEPLOYED)
+        ports.pushes.take(repository, image.digest, image.tag, push.id, int(now.timestamp()))
+
+
+def made_up_push(
+    account: str, region: str, repository: str, digest: str, tag: str, at: datetime, why: str
+) -> EcrImageActionEvent:
+    """The `ECR Image Action` event a push would have sent (same fields as AWS's), with an id of its own that
+    is the same on every run: a retry of it is a retry of the same push."""
+    event_id = f"{why}-" + hashlib.sha256(f"{account}/{region}/{repository}@{digest}#{tag}".encode()).hexdigest()[:32]
+    return EcrImageActionEvent.model_validate(
+        {
+            "version": "0",
+            "id": event_id,
+            "detail-type": "ECR Image Action",
+            "source": "aws.ecr",
+            "account": account,
+            "time": at.astimezone(UTC).isoformat(),
+            "region": region,
+            "resources": [],
+            "detail": {
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "image-digest": digest,
+                "action-type": "PUSH",
+                "image-tag": tag,
+            },
+        }
+    )
+
+
+def _ecr_registry(host: str) -> tuple[str | None, str | None]:
+    parts = host.split(".")
+    if len(parts) >= 5 and parts[1:3] == ["dkr", "ecr"] and parts[0].isdigit():
+        return parts[0], parts[3]
+    return None, None
+
+
+def _drift(indexed: dict[ServiceRef, Indexed], ports: ReconcilePorts, report: ReconcileReport) -> None:
+    changed = {ref: entry for ref, entry in indexed.items() if entry.task_definition != entry.drift_checked}
+    changed = {ref: entry for ref, entry in changed.items() if entry.task_definition}
+    if not changed:
+        return
+    states = ports.deploy.ledger.services.states(changed)
+    for ref, entry in sorted(changed.items()):
+        state = states[ref]
+        recorded = {image.task_definition for image in state.images.values()}
+        if recorded and entry.task_definition not in recorded | {state.last_known_good}:
+            try:
+                _drifted(ref, entry.task_definition, state, ports, report)
+            except (ClientError, BotoCoreError, DeployIncompleteError, PolicyError, ValidationError) as error:
+                report.errors.append(f"{ref.key}: {error}")
+                continue  # checked again next run
+        ports.index.checked_for_drift(ref, entry.task_definition)
+
+
+def _drifted(
+    ref: ServiceRef, running: str, state: ServiceState, ports: ReconcilePorts, report: ReconcileReport
+) -> None:
+    snapshot = ports.deploy.ecs.describe_services([ref]).get(ref)
+    if snapshot is None or snapshot.task_definition != running:
+        return  # gone, or changed again since it was indexed: the index catches up first
+    config = parse_service_tags(snapshot.tags, ports.deploy.named_policies)
+    if not config.managed:
+        return
+    report.drifted.append(ref.key)
+    images = {key: image for key, image in state.images.items() if image.task_definition != running}
+    restore = config.redeploy_drift and not config.errors
+    facts: dict[str, Any] = {
+        "running": running.rsplit("/", 1)[-1],
+        "recorded": ", ".join(sorted({image.task_definition.rsplit("/", 1)[-1] for image in images.values()})),
+        "images": ", ".join(f"{key.rsplit('/', 1)[-1]}:{image.tag}" for key, image in sorted(images.items())),
+        "next": "putting the recorded image back (autopilot:drift=redeploy)"
+        if restore
+        else "told once; tag the service autopilot:drift=redeploy to have it put back",
+    }
+    emit(
+        Message(
+            kind="deploy.drift",
+            severity=Severity.WARNING,
+            service=ref.key,
+            title=f"{ref.key}: task definition changed outside autopilot ({facts['running']})",
+            facts=facts,
+            links=service_links(ref, None),
+            thread_key=f"{ref.key}#drift",
+            routes=list(config.notify_routes),
+        )
+    )
+    if restore:
+        for key, image in sorted(images.items()):
+            _restore(ref, key, image, running, ports, report)
+
+
+def _restore(
+    ref: ServiceRef, key: str, image: DeployedImage, running: str, ports: ReconcilePorts, report: ReconcileReport
+) -> None:
+    registry, _, name = key.partition("/")
+    account, region = _ecr_registry(registry)
+    if account is None or region is None:
+        return
+    push = made_up_push(account, region, name, image.digest, image.tag, ports.clock(), f"drift-{_short(running)}")
+    restored = deploy_pushed_image(push, ports.deploy, restore=ref)
+    result = restored.outcome_of(ref.key)
+    if result is not None and result.outcome == Outcome.DEPLOYED:
+        report.redeployed.append(ref.key)
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
