@@ -55,6 +55,7 @@ bench: $(DEV_STAMP) build
 	$(BIN)/python -m tests.bench.cold_start
 	$(BIN)/python -m tests.bench.push_cost
 	$(BIN)/python -m tests.bench.fanout
+	$(BIN)/python -m tests.bench.reconcile
 	$(BIN)/python -W ignore::UserWarning -m tests.bench.fault_sweep
 
 # Each function's IAM role in template.yaml against what the tests' calls used of it (granted but unused,

@@ -234,6 +234,24 @@ def inventory(endpoint_url: str | None, table: str | None, template: str | None)
     print_result(out, "InventoryFunction", result)
 
 
+@cli.command()
+@endpoint_option
+@table_option
+@template_option
+def reconcile(endpoint_url: str | None, table: str | None, template: str | None) -> None:
+    """Run DeployFunction's reconciler once: deploy the pushes of the last day whose events never came, tell
+    drift (the schedule does this every 15 minutes)."""
+    project = _project(template)
+    _aws_target(endpoint_url, table)
+    with out.status("listing every indexed repository's images…"):
+        result = _invoke(project, "DeployFunction", _rebuild_event(project, "DeployFunctionReconcile"))
+    if _json(result):
+        return
+    from autopilot.cli.render import print_result
+
+    print_result(out, "DeployFunction", result)
+
+
 @cli.group()
 def local() -> None:
     """The local AWS emulator."""
@@ -337,6 +355,7 @@ def _start_world(project: Project, resources: Any, speed: float) -> tuple[Any, A
         resources.queues.get("DrainWaitQueue"),
         speed=speed,
         chatops_queue_url=resources.queues.get("ChatOpsQueue"),
+        fanout_queue_url=resources.queues.get("FanOutQueue"),
     ).start()
     return clock, ControlServer(clock).start(), FunctionUrlServer(project, clock.lock).start()
 
@@ -447,13 +466,13 @@ def local_advance(seconds: float) -> None:
     _control("/advance", {"seconds": seconds})
 
 
-def _rebuild_event(project: Project) -> dict[str, Any]:
-    """The scheduled event that makes InventoryFunction rebuild the index in full."""
+def _rebuild_event(project: Project, rule: str = "InventoryFunctionRebuildSchedule") -> dict[str, Any]:
+    """A schedule's event: by default the one that makes InventoryFunction rebuild the index in full."""
     from autopilot.local.emulator import LOCAL_ACCOUNT
     from autopilot.local.sample_events import EventFactory
 
     factory = EventFactory(project.root / "events", account=LOCAL_ACCOUNT, region=os.environ["AWS_REGION"])
-    return factory.scheduled()
+    return factory.scheduled(rule)
 
 
 def _seed(project: Project) -> None:

@@ -94,6 +94,14 @@ def result_lines(function: str, result: Any) -> list[Text]:
 def print_result(console: Console, function: str, result: Any) -> None:
     """A push as a table (service, outcome, revision, image, why); any other report one line each."""
     if isinstance(result, dict) and "results" in result and "repository" in result:
+        if result.get("handed_off"):
+            console.print(
+                Text(
+                    f"{function}: {result['handed_off']} services handed to {result['work_items']} work items "
+                    "(one per task-definition family, paced under ECS's rate limits); progress is told in chat"
+                )
+            )
+            return
         if not result["results"]:
             console.print(Text(f"{function}: no service took this push"))
             return

@@ -2,7 +2,8 @@
 
 - `WorldClock` advances the emulated ECS (and Auto Scaling, EC2 Spot) with the wall clock, `speed` simulated
   seconds per second, delivers what they send by template.yaml's rules, and takes the drain wait queue back to
-  SpotDrainFunction and ChatOpsFunction's work queue back to it, as Lambda's event source would.
+  SpotDrainFunction, ChatOpsFunction's work queue back to it and the fan-out queue's work items to
+  DeployFunction, as Lambda's event source would.
 - `ControlServer` (127.0.0.1 only) is how `autopilot local inject …` and `autopilot local behaviour …` in
   another shell reach the emulator process: a Spot warning, a rebalance recommendation, a Fargate Spot
   interruption, an image's behaviour, or simulated time passing at once.
@@ -25,11 +26,18 @@ from autopilot.observability import logger
 
 class WorldClock:
     def __init__(
-        self, bus: LocalBus, wait_queue_url: str | None, *, speed: float = 1.0, chatops_queue_url: str | None = None
+        self,
+        bus: LocalBus,
+        wait_queue_url: str | None,
+        *,
+        speed: float = 1.0,
+        chatops_queue_url: str | None = None,
+        fanout_queue_url: str | None = None,
     ) -> None:
         self.bus = bus
         self.wait_queue_url = wait_queue_url
         self.chatops_queue_url = chatops_queue_url
+        self.fanout_queue_url = fanout_queue_url
         self.speed = speed
         self.lock = threading.RLock()  # one change of the world at a time: the tick, or a control action
         self._stopped = threading.Event()
@@ -50,6 +58,10 @@ class WorldClock:
                 project = self.bus.project
                 run_event_source(
                     lambda event: project.invoke("SpotDrainFunction", event), self.wait_queue_url, rounds=2
+                )
+            if self.fanout_queue_url:  # a push's work items, as their delays let them out (wall-clock seconds)
+                run_event_source(
+                    lambda event: self.bus.project.invoke("DeployFunction", event), self.fanout_queue_url, rounds=5
                 )
             if self.chatops_queue_url:  # the commands ChatOpsFunction acknowledged, carried out
                 run_event_source(
