@@ -68,6 +68,7 @@ class Scenario:
     observe: Callable[[World, dict[str, Any]], dict[str, Any]]
     effects: tuple[str, ...]
     mode: str = "act"  # the stack's Mode parameter (observe: decide, record and tell; change nothing)
+    environment: dict[str, str] = field(default_factory=dict)  # more of the functions' environment
 
 
 def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rate: float = 0.0, seed: int = 0) -> Run:
@@ -79,13 +80,19 @@ def run(scenario: Scenario, project: Project, *, fail_at: int | None = None, rat
         clients.clear_caches()
         create_stack_resources(project, config_document=CONFIG)
         os.environ["AUTOPILOT_MODE"] = scenario.mode
+        os.environ.update(scenario.environment)
         get_settings.cache_clear()
-        world = World(project, EventFactory(ROOT / "events", account=LOCAL_ACCOUNT, region=LOCAL_REGION))
-        context = scenario.setup(world)
-        faults = Faults(fail_at=fail_at, rate=rate, seed=seed).install()
-        with faults.active(), simulated_time():
-            deliveries = scenario.act(world, context)
-        state = scenario.observe(world, context)
+        try:
+            world = World(project, EventFactory(ROOT / "events", account=LOCAL_ACCOUNT, region=LOCAL_REGION))
+            context = scenario.setup(world)
+            faults = Faults(fail_at=fail_at, rate=rate, seed=seed).install()
+            with faults.active(), simulated_time():
+                deliveries = scenario.act(world, context)
+            state = scenario.observe(world, context)
+        finally:
+            for key in scenario.environment:
+                os.environ.pop(key, None)
+            get_settings.cache_clear()
         clients.clear_caches()
         state_manager.unset_transition(model_name="ecs::task")
         return Run(state=state, done=faults.done(), calls=len(faults.calls), deliveries=deliveries)
@@ -545,3 +552,116 @@ CONTINUE_PAUSED_HOOK = Scenario(
     effects=("ecs.ContinueServiceDeployment",),
 )
 SCENARIOS += [APPROVE_HELD_PUSH, CONTINUE_PAUSED_HOOK]
+
+
+# -- a push to many services as work items; the reconciler ---------------------------------------------------
+FANOUT_SERVICES = ("api", "web", "worker", "batch-a", "batch-b")  # batch-a and batch-b share one family
+
+
+def _fanout_world(world: World) -> dict[str, Any]:
+    world.cluster("prod")
+    shared = world.web_task_definition("batch", "shop", tag="1.0.0")
+    for name in FANOUT_SERVICES:
+        task_definition = shared if name.startswith("batch") else world.web_task_definition(name, "shop", tag="1.0.0")
+        world.service("prod", name, task_definition, {"autopilot:deploy": "semver:1.x"})
+    world.inventory()
+    digest = world.push_image("shop", "1.2.0")
+    return {"event": world.events.ecr_push("shop", digest, "1.2.0")}
+
+
+def _fanout_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    """As a push's, but of the push's living message only how it ends (its updates in between depend on which
+    work items a failure sent back)."""
+    messages = queued_messages(os.environ["NOTIFY_QUEUE_URL"])
+    living = [message for message in messages if message[0] == "deploy.fanout"]
+    return {
+        "services": {name: world.image_of("prod", name) for name in FANOUT_SERVICES},
+        "task_definitions": {
+            name: world.running("prod", name)["taskDefinitionArn"].rsplit("/", 1)[-1] for name in FANOUT_SERVICES
+        },
+        "ledger": ledger_state(),
+        "messages": [message for message in messages if message[0] != "deploy.fanout"],
+        "push told as done": any(": done, 5/5 deployed" in title for _, title in living),
+    }
+
+
+def _fanout_act(world: World, context: dict[str, Any]) -> int:
+    deliveries = until_done(lambda: world.deliver(context["event"]))[1]
+    return deliveries + drain_queue(
+        lambda event: world.project.invoke("DeployFunction", event), os.environ["FANOUT_QUEUE_URL"]
+    )
+
+
+DEPLOY_FANOUT = Scenario(
+    name="deploy_push_work_items",
+    setup=_fanout_world,
+    act=_fanout_act,
+    observe=_fanout_state,
+    effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
+    environment={"FANOUT_INLINE_LIMIT": "2"},  # 5 services: handed to 4 work items (4 families)
+)
+
+
+def _reconciled(world: World, *, later: timedelta = timedelta(minutes=3), runs: int = 20) -> int:
+    """The schedule: DeployFunction's reconcile, retried as Lambda retries a failed invocation, and run again
+    (the next schedule) while a run reports errors it leaves for the next one."""
+    from tests.faults import SimulatedClock
+
+    deliveries = 0
+    with SimulatedClock(modules=("autopilot.reconcile",)) as clock:
+        clock.advance(later)
+        for _ in range(runs):
+            report, attempts = until_done(lambda: world.project.invoke("DeployFunction", world.events.scheduled()))
+            deliveries += attempts
+            if not report["errors"]:
+                return deliveries
+    return deliveries
+
+
+def _missed_world(world: World) -> dict[str, Any]:
+    world.managed("prod", "web", "tag:latest")
+    world.push_image("shop", "latest", "v2")  # its event never comes
+    return {}
+
+
+def _one_service_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "image": world.image_of("prod", "web"),
+        "task_definition": world.running("prod", "web")["taskDefinitionArn"].rsplit("/", 1)[-1],
+        "ledger": ledger_state(),
+        "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"]),
+    }
+
+
+RECONCILE_MISSED_PUSH = Scenario(
+    name="reconcile_missed_push",
+    setup=_missed_world,
+    act=lambda world, context: _reconciled(world),
+    observe=_one_service_state,
+    effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
+)
+
+
+def _drift_world(world: World) -> dict[str, Any]:
+    world.managed("prod", "web", "tag:latest")
+    arn = world.ecs.describe_services(cluster="prod", services=["web"])["services"][0]["serviceArn"]
+    world.ecs.tag_resource(resourceArn=arn, tags=[{"key": "autopilot:drift", "value": "redeploy"}])
+    original = world.running("prod", "web")["taskDefinitionArn"]
+    _reconciled(world, later=timedelta(0))
+    world.push("shop", "latest", "v2")
+    world.inventory()
+    _reconciled(world, later=timedelta(0))
+    world.ecs.update_service(cluster="prod", service="web", taskDefinition=original)  # out of band
+    world.inventory()
+    return {}
+
+
+RECONCILE_DRIFT = Scenario(
+    name="reconcile_drift_redeploy",
+    setup=_drift_world,
+    act=lambda world, context: _reconciled(world, later=timedelta(0)),
+    observe=_one_service_state,
+    effects=("ecs.UpdateService", "ecs.RegisterTaskDefinition"),
+)
+
+SCENARIOS += [DEPLOY_FANOUT, RECONCILE_MISSED_PUSH, RECONCILE_DRIFT]

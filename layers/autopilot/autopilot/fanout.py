@@ -167,7 +167,8 @@ def deploy_work_items(taken: list[Taken], ports: DeployPorts, progress: FanOutRe
     failed: list[str] = []
     for group in by_push.values():
         push = EcrImageActionEvent.model_validate(group[0].item.push)
-        entries = [entry for one in group for entry in one.item.services]
+        # a work item sent twice (a retried push) may come in the same batch as itself: each service once
+        entries = list({entry.service: entry for one in group for entry in one.item.services}.values())
         report, retry = deploy_entries(push, ports, entries)
         outcomes = {ServiceRef.parse(result.service): result.outcome for result in report.results}
         finished: dict[str, dict[str, int]] = {}

@@ -8,8 +8,9 @@ policy, never downgrade, quarantine, freeze, approval; many services fan out). I
 repositories and their image pages, not with the services that use them.
 
 Drift: the index holds the task definition each service ran when last indexed (the schedule's rebuild and
-every UpdateService seen through CloudTrail). A service whose task definition changed since the reconciler last
-looked is checked against the ledger: not one this tool decided (a deployed image's revision) nor its last
+every UpdateService seen through CloudTrail). The first time the reconciler sees a service, where it stands is
+its baseline; a service whose task definition changed since the reconciler last looked is checked against the
+ledger: not one this tool decided (a deployed image's revision) nor its last
 known good one (a rollback) is drift, told once per change; with `autopilot:drift=redeploy` the service is put
 back on the image the ledger recorded for it (`deploy_pushed_image(restore=…)`).
 """
@@ -63,6 +64,7 @@ class ReconcilePorts:
     images: Images
     pushes: Taken
     index: IndexOfServices
+    flush: Callable[[], int] = lambda: 0  # what was told goes out before it is marked done (a retry re-tells)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -122,6 +124,7 @@ def _missed_pushes(key: str, now: datetime, ports: ReconcilePorts, report: Recon
             report.errors.append(f"{name}:{image.tag}: {error}")
             continue
         report.deployed += sum(1 for result in deployed.results if result.outcome == Outcome.DEPLOYED)
+        ports.flush()
         ports.pushes.take(repository, image.digest, image.tag, push.id, int(now.timestamp()))
 
 
@@ -160,8 +163,11 @@ def _ecr_registry(host: str) -> tuple[str | None, str | None]:
 
 
 def _drift(indexed: dict[ServiceRef, Indexed], ports: ReconcilePorts, report: ReconcileReport) -> None:
-    changed = {ref: entry for ref, entry in indexed.items() if entry.task_definition != entry.drift_checked}
-    changed = {ref: entry for ref, entry in changed.items() if entry.task_definition}
+    seen = {ref: entry for ref, entry in indexed.items() if entry.task_definition != entry.drift_checked}
+    for ref, entry in sorted(seen.items()):
+        if entry.task_definition and not entry.drift_checked:  # first sight: where it stands is no change
+            ports.index.checked_for_drift(ref, entry.task_definition)
+    changed = {ref: entry for ref, entry in seen.items() if entry.task_definition and entry.drift_checked}
     if not changed:
         return
     states = ports.deploy.ledger.services.states(changed)
@@ -171,6 +177,7 @@ def _drift(indexed: dict[ServiceRef, Indexed], ports: ReconcilePorts, report: Re
         if recorded and entry.task_definition not in recorded | {state.last_known_good}:
             try:
                 _drifted(ref, entry.task_definition, state, ports, report)
+                ports.flush()
             except (ClientError, BotoCoreError, DeployIncompleteError, PolicyError, ValidationError) as error:
                 report.errors.append(f"{ref.key}: {error}")
                 continue  # checked again next run
@@ -209,6 +216,7 @@ def _drifted(
             routes=list(config.notify_routes),
         )
     )
+    ports.flush()  # told before anything is changed: a failure after this re-tells the same message
     if restore:
         for key, image in sorted(images.items()):
             _restore(ref, key, image, running, ports, report)

@@ -29,6 +29,7 @@ class Settings(Model):
     chatops_secret_name: str = "ecs-autopilot-chatops/slack-app"  # noqa: S105 - its name (ChatOpsSecretName)
     chatops_queue_url: str | None = None  # the ChatOps function's own work queue
     fanout_queue_url: str | None = None  # DeployFunction's work items (a push to many services)
+    fanout_inline_limit: int = Field(default=20, ge=1)  # a push to more services than this is handed off
 
 
 @lru_cache
@@ -50,4 +51,5 @@ def get_settings() -> Settings:
         chatops_secret_name=os.environ.get("CHATOPS_SECRET_NAME", "ecs-autopilot-chatops/slack-app"),
         chatops_queue_url=os.environ.get("CHATOPS_QUEUE_URL") or None,
         fanout_queue_url=os.environ.get("FANOUT_QUEUE_URL") or None,
+        fanout_inline_limit=int(os.environ.get("FANOUT_INLINE_LIMIT", "20")),
     )

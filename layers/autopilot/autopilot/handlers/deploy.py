@@ -41,7 +41,9 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
     settings = get_settings()
     fan_out = None
     if settings.fanout_queue_url:
-        fan_out = QueueFanOut(clients.sqs(), settings.fanout_queue_url, adapters.ledger.fanouts, time.time)
+        fan_out = QueueFanOut(
+            clients.sqs(), settings.fanout_queue_url, adapters.ledger.fanouts, time.time, settings.fanout_inline_limit
+        )
     return DeployPorts(
         ecs=adapters.ecs,
         ledger=adapters.ledger,
@@ -100,6 +102,7 @@ def handle_reconcile(event: dict[str, Any]) -> dict[str, Any]:
         images=Registry(clients.ecr()),
         pushes=adapters.ledger.pushes,
         index=adapters.ledger.index,
+        flush=flush_outbox,
     )
     return reconcile(ports).model_dump(mode="json")
 
