@@ -61,3 +61,10 @@ def test_the_living_message_counts_and_ends_with_done() -> None:
     done = progress_message(progress.model_copy(update={"deployed": 290, "skipped": 8, "done": 300}))
     assert done.title == "web-base 1.8.0: done, 290/300 deployed, 2 failed, 8 unchanged or skipped"
     assert done.severity == "warning"
+
+
+def test_a_family_of_many_services_is_split_so_a_batch_of_items_fits_sqs() -> None:
+    push = EcrImageActionEvent.model_validate(sample("ecr-push-latest.json"))
+    items = work_items(push, [entry(f"c/s{index:03d}", "shared") for index in range(120)])
+    assert [(item.family, len(item.services)) for item in items] == [("shared", 50), ("shared#2", 50), ("shared#3", 20)]
+    assert sum(len(item.model_dump_json()) for item in items[:10]) < 256 * 1024

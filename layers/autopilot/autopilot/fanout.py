@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field, ValidationError
 
 from autopilot.deploy import DeployPorts, Outcome, deploy_entries
@@ -30,7 +31,7 @@ from autopilot.events import EcrImageActionEvent
 from autopilot.ledger import FanOutProgress, IndexEntry
 from autopilot.messages import Message, Severity, emit
 from autopilot.model import Model
-from autopilot.observability import logger
+from autopilot.observability import logger, metrics
 from autopilot.refs import ServiceRef
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ INLINE_LIMIT = 20  # a push to at most this many services is deployed where it i
 BURST = 20  # RegisterTaskDefinition: burst and sustained rate (ECS's published request throttling)
 PER_SECOND = 1.0
 BATCH = 10  # SQS SendMessageBatch, and Lambda's batch size for the fan-out queue
+FAMILY_SERVICES = 50  # services in one work item at most: ten items stay far under SQS's 256 KiB a batch
 MAX_DELAY = 900  # SQS DelaySeconds at most
 FAILED_OUTCOMES = {Outcome.ERROR, Outcome.CONFIG_ERROR}
 
@@ -55,17 +57,21 @@ class WorkItem(Model):
 
 
 def work_items(push: EcrImageActionEvent, entries: Iterable[IndexEntry]) -> list[WorkItem]:
-    """One work item per family (a service indexed without one is its own), ordered by cluster and family: the
-    services of one batch mostly share a cluster (one DescribeServices for ten)."""
+    """One work item per family (a service indexed without one is its own; a family of more than
+    FAMILY_SERVICES services is split, its later parts reusing the revision the first registered), ordered by
+    cluster and family: the services of one batch mostly share a cluster (one DescribeServices for ten)."""
     families: dict[str, list[IndexEntry]] = defaultdict(list)
     for entry in entries:
         families[entry.family or f"service:{entry.service.key}"].append(entry)
     raw = push.model_dump(mode="json", by_alias=True)
     ordered = sorted(families.items(), key=lambda item: (min(e.service.key for e in item[1]), item[0]))
-    return [
-        WorkItem(push=raw, family=family, services=sorted(members, key=lambda e: e.service.key))
-        for family, members in ordered
-    ]
+    items = []
+    for family, members in ordered:
+        services = sorted(members, key=lambda e: e.service.key)
+        for part, start in enumerate(range(0, len(services), FAMILY_SERVICES)):
+            name = family if part == 0 else f"{family}#{part + 1}"
+            items.append(WorkItem(push=raw, family=name, services=services[start : start + FAMILY_SERVICES]))
+    return items
 
 
 def delays(count: int, *, burst: int = BURST, per_second: float = PER_SECOND, batch: int = BATCH) -> list[int]:
@@ -148,7 +154,8 @@ class Taken:
 
 
 def parse_records(records: Iterable[Mapping[str, Any]]) -> list[Taken]:
-    """The batch's work items; a record that is not one is logged and dropped (it would never parse)."""
+    """The batch's work items; a record that is not one is logged, counted (RejectedEvents) and dropped (it
+    would never parse)."""
     taken = []
     for record in records:
         try:
@@ -156,6 +163,7 @@ def parse_records(records: Iterable[Mapping[str, Any]]) -> list[Taken]:
         except (KeyError, ValueError, ValidationError) as error:
             where = str(record.get("messageId"))
             logger.error("malformed work item dropped", extra={"record": where, "error": str(error)[:500]})
+            metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
     return taken
 
 
