@@ -16,6 +16,7 @@ with it.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -76,10 +77,11 @@ def line(result: dict[str, int]) -> str:
 
 
 def main() -> None:
+    """`python -m tests.bench.fanout [M …]`: the given fleet sizes, else 10, 100 and 500."""
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     use_endpoint("", region=LOCAL_REGION)  # throwaway credentials and region; moto intercepts every call
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    for services in CASES:
+    for services in [int(arg) for arg in sys.argv[1:]] or CASES:
         get_settings.cache_clear()
         print(line(measure(services)), flush=True)
 
