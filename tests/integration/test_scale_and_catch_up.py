@@ -137,10 +137,13 @@ def test_a_throttled_work_item_goes_back_to_the_queue_and_every_service_is_count
     assert session is not None
     session._session.register("before-call", throttle_the_fifth_registration)
     clients.clear_caches()
+    started = clock.time()
     with simulated(clock):
         run = work_items(world, clock)
-    # Then that work item comes back after the queue's visibility timeout and is deployed; none is lost
+    # Then that work item comes back after its back-off (30 s, not the queue's 12-minute visibility timeout)
+    # and is deployed; none is lost
     assert run.drained and run.handled == SERVICES and run.invocations == 1 + SERVICES // 10
+    assert 30 <= clock.time() - started < 60
     assert on_digest(world, names, digest) == SERVICES
     progress = ledger().fanouts.get(report["event_id"])
     assert progress is not None and (progress.deployed, progress.done, progress.waiting) == (SERVICES, SERVICES, 0)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
 from autopilot.deploy import DeployPorts, Outcome, deploy_entries
@@ -46,6 +47,7 @@ BATCH = 10  # SQS SendMessageBatch, and Lambda's batch size for the fan-out queu
 FAMILY_SERVICES = 50  # services in one work item at most: ten items stay far under SQS's 256 KiB a batch
 MAX_DELAY = 900  # SQS DelaySeconds at most
 FAILED_OUTCOMES = {Outcome.ERROR, Outcome.CONFIG_ERROR}
+BACK_OFF_FIRST, BACK_OFF_MAX = 30, 600  # seconds a work item handed back waits: 30, 60, 120, … 600
 
 
 class WorkItem(Model):
@@ -144,13 +146,27 @@ class QueueFanOut:
         emit(progress_message(self.progress.get(push.id) or started))
         return len(items)
 
+    def back_off(self, taken: Taken) -> None:
+        """A work item handed back comes back after 30 s, doubling with each receive up to 10 minutes (not the
+        queue's 12-minute visibility timeout); if this call fails, it comes back after that timeout."""
+        seconds = min(BACK_OFF_MAX, BACK_OFF_FIRST * 2 ** max(0, taken.receives - 1))
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=taken.receipt_handle, VisibilityTimeout=seconds
+            )
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("work item back-off not set", extra={"record": taken.record_id, "error": str(error)})
+
 
 @dataclass(frozen=True)
 class Taken:
-    """A work item out of an SQS record: the record's id, for a batch item failure."""
+    """A work item out of an SQS record: the record's id (for a batch item failure), its receipt handle and how
+    often it was received (for the back-off)."""
 
     record_id: str
     item: WorkItem
+    receipt_handle: str = ""
+    receives: int = 1
 
 
 def parse_records(records: Iterable[Mapping[str, Any]]) -> list[Taken]:
@@ -159,7 +175,9 @@ def parse_records(records: Iterable[Mapping[str, Any]]) -> list[Taken]:
     taken = []
     for record in records:
         try:
-            taken.append(Taken(str(record["messageId"]), WorkItem.model_validate(json.loads(record["body"]))))
+            item = WorkItem.model_validate(json.loads(record["body"]))
+            receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+            taken.append(Taken(str(record["messageId"]), item, str(record.get("receiptHandle", "")), receives))
         except (KeyError, ValueError, ValidationError) as error:
             where = str(record.get("messageId"))
             logger.error("malformed work item dropped", extra={"record": where, "error": str(error)[:500]})
@@ -167,12 +185,12 @@ def parse_records(records: Iterable[Mapping[str, Any]]) -> list[Taken]:
     return taken
 
 
-def deploy_work_items(taken: list[Taken], ports: DeployPorts, progress: FanOutRepository) -> list[str]:
-    """Deploy a batch of work items (those of one push together); returns the record ids to hand back."""
+def deploy_work_items(taken: list[Taken], ports: DeployPorts, progress: FanOutRepository) -> list[Taken]:
+    """Deploy a batch of work items (those of one push together); returns those to hand back to the queue."""
     by_push: dict[str, list[Taken]] = defaultdict(list)
     for one in taken:
         by_push[str(one.item.push.get("id"))].append(one)
-    failed: list[str] = []
+    failed: list[Taken] = []
     for group in by_push.values():
         push = EcrImageActionEvent.model_validate(group[0].item.push)
         # a work item sent twice (a retried push) may come in the same batch as itself: each service once
@@ -183,7 +201,7 @@ def deploy_work_items(taken: list[Taken], ports: DeployPorts, progress: FanOutRe
         for one in group:
             refs = [entry.service for entry in one.item.services]
             if any(ref in retry for ref in refs):
-                failed.append(one.record_id)
+                failed.append(one)
                 continue
             counts = Counter(_count_as(outcomes.get(ref)) for ref in refs)
             finished[one.item.family] = dict(counts)

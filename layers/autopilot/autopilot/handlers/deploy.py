@@ -110,9 +110,12 @@ def handle_reconcile(event: dict[str, Any]) -> dict[str, Any]:
 def handle_work_items(event: dict[str, Any]) -> dict[str, Any]:
     """A batch of the fan-out queue (Lambda's SQS event source, ReportBatchItemFailures)."""
     adapters = Adapters.current()
-    taken = parse_records(event.get("Records", []))
-    failed = deploy_work_items(taken, deploy_ports(adapters), adapters.ledger.fanouts)
-    return {"batchItemFailures": [{"itemIdentifier": record_id} for record_id in failed]}
+    ports = deploy_ports(adapters)
+    failed = deploy_work_items(parse_records(event.get("Records", [])), ports, adapters.ledger.fanouts)
+    for one in failed:
+        if isinstance(ports.fan_out, QueueFanOut):
+            ports.fan_out.back_off(one)
+    return {"batchItemFailures": [{"itemIdentifier": one.record_id} for one in failed]}
 
 
 def resolve_digest(ecr: ECRClient, image: ImageRef) -> str | None:
