@@ -300,7 +300,11 @@ class FakeServiceStates:
         if self.state(record.service).deployed(record.repository) != expected:
             return False
         deployed = DeployedImage(
-            tag=record.tag, digest=record.digest, task_definition=record.new_task_definition, event_id=record.event_id
+            tag=record.tag,
+            digest=record.digest,
+            task_definition=record.new_task_definition,
+            event_id=record.event_id,
+            pushed_at=record.pushed_at,
         )
         self._update(record.service, images={**self.state(record.service).images, record.repository.key: deployed})
         self.decisions.append(record)

@@ -602,7 +602,7 @@ DEPLOY_FANOUT = Scenario(
 )
 
 
-def _reconciled(world: World, *, later: timedelta = timedelta(minutes=3), runs: int = 20) -> int:
+def _reconciled(world: World, *, later: timedelta = timedelta(minutes=11), runs: int = 20) -> int:
     """The schedule: DeployFunction's reconcile, retried as Lambda retries a failed invocation, and run again
     (the next schedule) while a run reports errors it leaves for the next one."""
     from tests.faults import SimulatedClock
@@ -620,6 +620,7 @@ def _reconciled(world: World, *, later: timedelta = timedelta(minutes=3), runs: 
 
 def _missed_world(world: World) -> dict[str, Any]:
     world.managed("prod", "web", "tag:latest")
+    _reconciled(world, later=timedelta(0))  # the reconciler's first look: its baseline
     world.push_image("shop", "latest", "v2")  # its event never comes
     return {}
 

@@ -67,7 +67,7 @@ def measure(services: int, repositories: int = REPOSITORIES) -> dict[str, int]:
                 project.invoke("DeployFunction", events.ecr_push(f"r{repository}", digest, tag))
         project.invoke("InventoryFunction", events.scheduled())  # the index sees the deployed revisions
         with SimulatedClock(modules=("autopilot.reconcile",)) as later:
-            later.advance(timedelta(minutes=5))
+            later.advance(timedelta(minutes=11))
             with counting() as first:
                 project.invoke("DeployFunction", events.scheduled())
             with counting() as steady:

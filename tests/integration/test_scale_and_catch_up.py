@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -24,6 +24,7 @@ from autopilot.local import strict
 from autopilot.local.clock import SimulatedClock, simulated
 from autopilot.local.pump import run_event_source_on_clock
 from autopilot.local.ratelimits import RateLimits
+from autopilot.refs import ServiceRef
 from tests.faults import SimulatedClock as FunctionsClock
 from tests.integration.world import World
 
@@ -165,23 +166,63 @@ def test_a_push_whose_event_never_came_is_deployed_by_the_next_reconcile(world: 
     reconcile(world)  # nothing missed yet
     # Given a push whose event is lost (ECR's events are best effort)
     digest = world.push_image("shop", "latest", "v2")
-    # When the reconciler runs (its schedule, past the two minutes it leaves an event to arrive)
-    report = reconcile(world, later=timedelta(minutes=3))
+    # When the reconciler runs (its schedule, past the ten minutes it leaves an event to arrive)
+    report = reconcile(world, later=timedelta(minutes=11))
     # Then the push is deployed as its event would have deployed it
     assert report["missed_pushes"] == [f"shop:latest@{digest}"]
     assert report["deployed"] == 1
     assert world.image_of("prod", "web").endswith(f"@{digest}")
     # And the next run finds nothing missed
-    assert reconcile(world, later=timedelta(minutes=18))["missed_pushes"] == []
+    assert reconcile(world, later=timedelta(minutes=26))["missed_pushes"] == []
 
 
 def test_a_push_that_was_delivered_is_not_deployed_again_by_the_reconciler(world: World) -> None:
     world.managed("prod", "web", "tag:latest")
+    reconcile(world)
     world.push("shop", "latest", "v2")
     revision = world.running("prod", "web")["taskDefinitionArn"]
-    report = reconcile(world, later=timedelta(minutes=3))
+    report = reconcile(world, later=timedelta(minutes=11))
     assert report["missed_pushes"] == []
     assert world.running("prod", "web")["taskDefinitionArn"] == revision
+
+
+def test_the_first_look_at_a_repository_is_its_baseline_not_a_replay_of_the_last_day(world: World) -> None:
+    world.managed("prod", "web", "prefix:main-")
+    revision = world.running("prod", "web")["taskDefinitionArn"]
+    world.push_image("shop", "main-1", "b1")  # pushed before the reconciler (or this service) was there
+    report = reconcile(world, later=timedelta(minutes=11))
+    assert (report["missed_pushes"], report["deployed"]) == ([], 0)
+    assert world.running("prod", "web")["taskDefinitionArn"] == revision
+
+
+def test_a_missed_push_older_than_the_one_deployed_never_replaces_it(world: World) -> None:
+    world.managed("prod", "web", "prefix:main-")
+    reconcile(world)
+    world.push_image("shop", "main-1", "b1")  # its event is lost
+    newer = world.push_image("shop", "main-2", "b2")
+    event = world.events.ecr_push("shop", newer, "main-2")
+    event["time"] = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    world.deliver(event)
+    report = reconcile(world, later=timedelta(minutes=11))
+    # main-1 is found missed, and skipped: main-2, pushed after it, was deployed already
+    assert len(report["missed_pushes"]) == 1 and report["missed_pushes"][0].startswith("shop:main-1@")
+    assert report["deployed"] == 0
+    assert world.image_of("prod", "web").endswith(f"@{newer}")
+
+
+def test_a_manual_rollback_is_not_drift(world: World) -> None:
+    world.managed("prod", "web", "tag:latest")
+    original = world.running("prod", "web")["taskDefinitionArn"]
+    reconcile(world)
+    world.push("shop", "latest", "v2")
+    world.inventory()
+    reconcile(world)
+    ledger().deployments.record_manual_rollback(
+        ServiceRef("prod", "web"), world.running("prod", "web")["taskDefinitionArn"], original, actor="U0LOCAL"
+    )
+    world.ecs.update_service(cluster="prod", service="web", taskDefinition=original)  # what the rollback does
+    world.inventory()
+    assert reconcile(world)["drifted"] == []
 
 
 def test_a_task_definition_reverted_out_of_band_is_told_once_as_drift(world: World) -> None:

@@ -30,7 +30,7 @@ from autopilot.config.policies import Decision
 from autopilot.config.service_tags import ServiceConfig, parse_service_tags
 from autopilot.events import EcrImageActionEvent
 from autopilot.images import ImageRef, pinned_image
-from autopilot.ledger import Approval, DeploymentRecord, IndexEntry, ServiceState
+from autopilot.ledger import Approval, DeployedImage, DeploymentRecord, IndexEntry, ServiceState
 from autopilot.messages import Action, Message, Severity, emit, truncate
 from autopilot.model import Model
 from autopilot.notify.links import service_links
@@ -434,6 +434,11 @@ class _DeployRun:
                 containers, pinned_image(self.repository, tag=self.push.tag, digest=digest, pin=config.pin)
             )
             return True
+        if self._older_than_deployed(deployed) and candidate.entry.service != self.restore:
+            assert deployed is not None  # noqa: S101 - checked by _older_than_deployed
+            reason = f"the newer push of {deployed.tag} ({deployed.pushed_at}) was deployed already"
+            self._result(name, Outcome.SKIPPED, reason, config=config)
+            return False
         decision = config.deploy.decide(self.push.tag, self._running_tag(candidate, current[containers[0]]))
         if candidate.entry.service == self.restore:  # the recorded image, whatever the policy says of its tag
             decision = Decision(True, f"restore {self.push.tag}")
@@ -443,6 +448,17 @@ class _DeployRun:
         image = pinned_image(self.repository, tag=self.push.tag, digest=digest, pin=config.pin)
         candidate.images = dict.fromkeys(containers, image)
         return True
+
+    def _older_than_deployed(self, deployed: DeployedImage | None) -> bool:
+        """A push older than the one this service's image was last decided from never replaces it (a work item
+        or a retry that comes back after a newer push, a missed push the reconciler finds late)."""
+        if deployed is None or not deployed.pushed_at or deployed.event_id == self.push.id:
+            return False
+        try:
+            decided = datetime.fromisoformat(deployed.pushed_at)
+        except ValueError:
+            return False
+        return self.push.time.astimezone(UTC) < decided.astimezone(UTC)
 
     def _already_running(self, candidate: _Candidate, images: list[str]) -> bool:
         digest = self.push.detail.image_digest

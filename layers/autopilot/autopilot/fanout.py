@@ -185,8 +185,12 @@ def parse_records(records: Iterable[Mapping[str, Any]]) -> list[Taken]:
     return taken
 
 
-def deploy_work_items(taken: list[Taken], ports: DeployPorts, progress: FanOutRepository) -> list[Taken]:
-    """Deploy a batch of work items (those of one push together); returns those to hand back to the queue."""
+def deploy_work_items(
+    taken: list[Taken], ports: DeployPorts, progress: FanOutRepository, flush: Callable[[], int] = lambda: 0
+) -> list[Taken]:
+    """Deploy a batch of work items (those of one push together); returns those to hand back to the queue.
+    The living message goes out as soon as the progress row says it (`flush`): two invocations at once send
+    their counts in the order they counted them, but for the time between the two calls."""
     by_push: dict[str, list[Taken]] = defaultdict(list)
     for one in taken:
         by_push[str(one.item.push.get("id"))].append(one)
@@ -211,6 +215,7 @@ def deploy_work_items(taken: list[Taken], ports: DeployPorts, progress: FanOutRe
             now = progress.finish(push.id, finished)
             if now is not None:
                 emit(progress_message(now))
+                flush()
     return failed
 
 

@@ -1,18 +1,21 @@
 """The reconciler (DeployFunction, on a schedule): no push missed, no drift unseen.
 
 ECR's events are best effort. Each run lists every indexed repository's tagged images once (DescribeImages,
-paginated) and deploys each image pushed in the last day (and not in the last two minutes: its event may
-still be on its way) that DeployFunction never took (`ledger.pushes`), oldest first, as its push would have
-been deployed: a push event made up from what ECR says, through `deploy_pushed_image` (every guard: the
-policy, never downgrade, quarantine, freeze, approval; many services fan out). Its cost grows with
-repositories and their image pages, not with the services that use them.
+paginated) and deploys each image pushed in the last day (and not in the last ten minutes: its event may
+still be on its way, or Lambda retrying it) that DeployFunction never took (`ledger.pushes`), oldest first,
+as its push would have been deployed: a push event made up from what ECR says, through `deploy_pushed_image`
+(every guard: the policy, never downgrade, never older than the push deployed last, quarantine, freeze,
+approval; many services fan out). The first look at a repository takes what ECR has as the baseline (marked
+taken, nothing deployed). Its cost grows with repositories and their image pages, not with the services that
+use them.
 
 Drift: the index holds the task definition each service ran when last indexed (the schedule's rebuild and
 every UpdateService seen through CloudTrail). The first time the reconciler sees a service, where it stands is
 its baseline; a service whose task definition changed since the reconciler last looked is checked against the
-ledger: not one this tool decided (a deployed image's revision) nor its last
-known good one (a rollback) is drift, told once per change; with `autopilot:drift=redeploy` the service is put
-back on the image the ledger recorded for it (`deploy_pushed_image(restore=…)`).
+ledger: a revision autopilot did not put there while one of its decisions stands (a deployed revision not
+rolled back; a rollback, ECS's or ours, marks it bad; a manual rollback is recorded) is drift, told once per
+change; with `autopilot:drift=redeploy` the service is put back on the image the ledger recorded for it
+(`deploy_pushed_image(restore=…)`).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from autopilot.observability import logger
 from autopilot.refs import RepositoryRef, ServiceRef
 
 LOOKBACK = timedelta(hours=24)
-SETTLE = timedelta(minutes=2)
+SETTLE = timedelta(minutes=10)  # longer than Lambda's retries of a failed push (about 1 and 2 minutes later)
 
 
 class Images(Protocol):
@@ -51,6 +54,13 @@ class Images(Protocol):
 class Taken(Protocol):
     def take(self, repository: RepositoryRef, digest: str, tag: str, event_id: str, at: int) -> None: ...
     def taken(self, repository: RepositoryRef, images: list[tuple[str, str]]) -> set[tuple[str, str]]: ...
+    def take_all(self, repository: RepositoryRef, images: list[tuple[str, str]], at: int) -> None: ...
+    def baselined(self) -> set[str]: ...
+    def add_baselined(self, repositories: list[str]) -> None: ...
+
+
+class ManualRollbacks(Protocol):
+    def manual_rollback_targets(self, ref: ServiceRef, limit: int = 10) -> set[str]: ...
 
 
 class IndexOfServices(Protocol):
@@ -64,6 +74,8 @@ class ReconcilePorts:
     images: Images
     pushes: Taken
     index: IndexOfServices
+    manual: ManualRollbacks
+    region: str  # the ECR client's: a repository in another Region sends its events elsewhere
     flush: Callable[[], int] = lambda: 0  # what was told goes out before it is marked done (a retry re-tells)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -88,29 +100,50 @@ def reconcile(ports: ReconcilePorts) -> ReconcileReport:
     report = ReconcileReport()
     now = ports.clock()
     indexed = ports.index.indexed()
+    baselined = ports.pushes.baselined()
+    new: list[str] = []
     for key in sorted({repo for entry in indexed.values() for repo in entry.repos}):
         report.repositories += 1
         try:
-            _missed_pushes(key, now, ports, report)
-        except (ClientError, BotoCoreError) as error:  # the next run tries again
+            if _missed_pushes(key, now, ports, report, first_look=key not in baselined):
+                new.append(key)
+        except (ClientError, BotoCoreError, RuntimeError) as error:  # the next run tries again
             report.errors.append(f"{key}: {describe_error(error)}")
             logger.warning("repository not reconciled", extra={"repository": key, "error": describe_error(error)})
+    ports.pushes.add_baselined(new)
     _drift(indexed, ports, report)
     logger.info("reconciled", extra=report.model_dump())
     return report
 
 
-def _missed_pushes(key: str, now: datetime, ports: ReconcilePorts, report: ReconcileReport) -> None:
+def _missed_pushes(
+    key: str, now: datetime, ports: ReconcilePorts, report: ReconcileReport, *, first_look: bool
+) -> bool:
+    """Deploy the repository's missed pushes; True when this was the reconciler's first look at it (then what
+    ECR has is the baseline: taken, never deployed, or every build of the last day would be replayed)."""
     registry, _, name = key.partition("/")
     account, region = _ecr_registry(registry)
-    if account is None or region is None:
-        return  # not a private ECR registry: no events to miss
+    if account is None or region != ports.region:
+        return False  # not this Region's private ECR: its events never come here
     repository = RepositoryRef(registry, name)
-    images = ports.images.tagged_images(account, name)
+    try:
+        images = ports.images.tagged_images(account, name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in {"AccessDeniedException", "AccessDenied"}:
+            raise
+        logger.info("repository of another account: not reconciled", extra={"repository": key})
+        return False
     report.images += len(images)
+    if first_look:
+        ports.pushes.take_all(
+            repository,
+            [(image.digest, image.tag) for image in images if image.pushed_at >= now - LOOKBACK],
+            int(now.timestamp()),
+        )
+        return True
     recent = [image for image in images if now - LOOKBACK <= image.pushed_at <= now - SETTLE]
     if not recent:
-        return
+        return False
     taken = ports.pushes.taken(repository, [(image.digest, image.tag) for image in recent])
     for image in sorted(recent, key=lambda image: (image.pushed_at, image.tag)):
         if (image.digest, image.tag) in taken:
@@ -126,6 +159,7 @@ def _missed_pushes(key: str, now: datetime, ports: ReconcilePorts, report: Recon
         report.deployed += sum(1 for result in deployed.results if result.outcome == Outcome.DEPLOYED)
         ports.flush()
         ports.pushes.take(repository, image.digest, image.tag, push.id, int(now.timestamp()))
+    return False
 
 
 def made_up_push(
@@ -170,18 +204,30 @@ def _drift(indexed: dict[ServiceRef, Indexed], ports: ReconcilePorts, report: Re
     changed = {ref: entry for ref, entry in seen.items() if entry.task_definition and entry.drift_checked}
     if not changed:
         return
-    states = ports.deploy.ledger.services.states(changed)
+    try:
+        states = ports.deploy.ledger.services.states(changed)
+    except (ClientError, BotoCoreError, RuntimeError) as error:
+        report.errors.append(f"drift: {error}")
+        return  # checked next run
     for ref, entry in sorted(changed.items()):
-        state = states[ref]
-        recorded = {image.task_definition for image in state.images.values()}
-        if recorded and entry.task_definition not in recorded | {state.last_known_good}:
-            try:
-                _drifted(ref, entry.task_definition, state, ports, report)
+        try:
+            if _is_drift(ref, entry.task_definition, states[ref], ports):
+                _drifted(ref, entry.task_definition, states[ref], ports, report)
                 ports.flush()
-            except (ClientError, BotoCoreError, DeployIncompleteError, PolicyError, ValidationError) as error:
-                report.errors.append(f"{ref.key}: {error}")
-                continue  # checked again next run
+        except (ClientError, BotoCoreError, DeployIncompleteError, PolicyError, ValidationError) as error:
+            report.errors.append(f"{ref.key}: {error}")
+            continue  # checked again next run
         ports.index.checked_for_drift(ref, entry.task_definition)
+
+
+def _is_drift(ref: ServiceRef, running: str, state: ServiceState, ports: ReconcilePorts) -> bool:
+    """Drift: the service runs a revision autopilot did not put there while a decision of ours stands (our
+    deployed revisions that were not rolled back). A rollback (ours or ECS's: the revision is marked bad) or
+    a manual rollback (`autopilot rollback`, chat) is not drift; nor is a service we never deployed."""
+    ours = {image.task_definition for image in state.images.values()} - state.bad_revisions
+    if not ours or running in ours:
+        return False
+    return running not in ports.manual.manual_rollback_targets(ref)
 
 
 def _drifted(

@@ -97,11 +97,14 @@ def handle_reconcile(event: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as error:
         return rejected(event, error)
     adapters = Adapters.current()
+    ecr = clients.ecr()
     ports = ReconcilePorts(
         deploy=deploy_ports(adapters),
-        images=Registry(clients.ecr()),
+        images=Registry(ecr),
         pushes=adapters.ledger.pushes,
         index=adapters.ledger.index,
+        manual=adapters.ledger.deployments,
+        region=ecr.meta.region_name,
         flush=flush_outbox,
     )
     return reconcile(ports).model_dump(mode="json")
@@ -111,7 +114,7 @@ def handle_work_items(event: dict[str, Any]) -> dict[str, Any]:
     """A batch of the fan-out queue (Lambda's SQS event source, ReportBatchItemFailures)."""
     adapters = Adapters.current()
     ports = deploy_ports(adapters)
-    failed = deploy_work_items(parse_records(event.get("Records", [])), ports, adapters.ledger.fanouts)
+    failed = deploy_work_items(parse_records(event.get("Records", [])), ports, adapters.ledger.fanouts, flush_outbox)
     for one in failed:
         if isinstance(ports.fan_out, QueueFanOut):
             ports.fan_out.back_off(one)

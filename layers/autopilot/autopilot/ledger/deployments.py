@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from autopilot.ledger.keys import (
+    MANUAL_PREFIX,
     STATE_SK,
     deploy_prefix,
     ecs_deployment_sk,
@@ -174,6 +175,17 @@ class DeploymentRepository(Repository):
                 }
             ),
         )
+
+    def manual_rollback_targets(self, ref: ServiceRef, limit: int = 10) -> set[str]:
+        """The revisions the service's last manual rollbacks went to (one query, newest first)."""
+        response = self._client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :manual)",
+            ExpressionAttributeValues={":pk": {"S": service_pk(ref)}, ":manual": {"S": MANUAL_PREFIX}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return {str(from_item(raw).get("new_task_definition", "")) for raw in response.get("Items", [])} - {""}
 
     def record_manual_rollback(self, ref: ServiceRef, previous: str, target: str, actor: str) -> None:
         """An operator's rollback, so the history shows it beside the automatic ones."""

@@ -16,6 +16,7 @@
 - `PUSH#<event id>`, `FANOUT`                              a push handed to work items: totals, counts, families
                                                           done (TTL)
 - `TAKEN#<registry>/<repo>`, `<digest>#<tag>`             a push DeployFunction took (the reconciler's check, TTL)
+- `RECONCILER`, `BASELINE`                                 the repositories the reconciler has looked at before
 - `SLACKREQ#<sha256 of the signature>`, `-`               a Slack request taken (the replay cache, TTL)
 - `LIFECYCLE#<group>`, `<instance>#<token>`               one terminate lifecycle action: lease, then DONE with
                                                           the generation of its wait, `completed` at the end
@@ -33,6 +34,7 @@ from autopilot.refs import RepositoryRef, ServiceRef
 
 SERVICES_INDEX_PK = "INDEX#SERVICES"
 FANOUT_SK = "FANOUT"
+RECONCILER_PK, RECONCILER_SK = "RECONCILER", "BASELINE"
 STATE_SK = "STATE"
 ROLLBACK_PREFIX = "ROLLBACK#"
 MANUAL_PREFIX = "MANUAL#"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from autopilot.ledger.keys import taken_pk, taken_sk
+from autopilot.ledger.keys import RECONCILER_PK, RECONCILER_SK, taken_pk, taken_sk
 from autopilot.ledger.table import BATCH_GET_LIMIT, Repository, chunks, from_item, to_item
 from autopilot.refs import RepositoryRef
 
@@ -35,3 +35,39 @@ class TakenPushes(Repository):
                     found.add((digest, tag))
                 pending = dict(response.get("UnprocessedKeys") or {})
         return found
+
+    def take_all(self, repository: RepositoryRef, images: Iterable[tuple[str, str]], at: int) -> None:
+        """Mark these (digest, tag) taken at once (a repository's baseline): BatchWriteItem, 25 a call."""
+        self.batch_write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": to_item(
+                            {
+                                "PK": taken_pk(repository),
+                                "SK": taken_sk(digest, tag),
+                                "event_id": "baseline",
+                                "at": at,
+                                "expiration": at + TAKEN_DAYS * 86400,
+                            }
+                        )
+                    }
+                }
+                for digest, tag in sorted(set(images))
+            ]
+        )
+
+    def baselined(self) -> set[str]:
+        """The repositories the reconciler has looked at before (one GetItem)."""
+        item = self.get_item(RECONCILER_PK, RECONCILER_SK) or {}
+        return {str(key) for key in item.get("repositories", set())}
+
+    def add_baselined(self, repositories: Iterable[str]) -> None:
+        keys = sorted(set(repositories))
+        if keys:
+            self._client.update_item(
+                TableName=self.table,
+                Key=to_item({"PK": RECONCILER_PK, "SK": RECONCILER_SK}),
+                UpdateExpression="ADD repositories :keys",
+                ExpressionAttributeValues={":keys": {"SS": keys}},
+            )

@@ -53,9 +53,11 @@ class DeployedImage(Record):
     digest: str
     task_definition: str
     event_id: str = ""
+    pushed_at: str = ""  # the deciding push's time (ISO, UTC); "" in decisions written before it was kept
 
     def as_item(self) -> dict[str, str]:
-        return self.model_dump()
+        """As stored: a decision written before `pushed_at` was kept compares equal to its item."""
+        return self.model_dump(exclude={"pushed_at"} if not self.pushed_at else set())
 
 
 class ServiceState(Record):
@@ -279,6 +281,7 @@ def deployed_image_of(value: Mapping[str, Any]) -> DeployedImage:
         digest=str(value.get("digest", "")),
         task_definition=str(value.get("task_definition", "")),
         event_id=str(value.get("event_id", "")),
+        pushed_at=str(value.get("pushed_at", "")),
     )
 
 

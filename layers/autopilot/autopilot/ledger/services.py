@@ -87,7 +87,11 @@ class ServiceStateRepository(Repository):
         one transaction conditioned on the deployed image being what the decision was made from. False when
         another push changed it first (the caller re-decides against the new state)."""
         deployed = DeployedImage(
-            tag=record.tag, digest=record.digest, task_definition=record.new_task_definition, event_id=record.event_id
+            tag=record.tag,
+            digest=record.digest,
+            task_definition=record.new_task_definition,
+            event_id=record.event_id,
+            pushed_at=record.pushed_at,
         )
         row = {
             "PK": service_pk(record.service),
