@@ -1,9 +1,11 @@
 """`make bench`: what one reconcile run costs, for N managed services over R repositories.
 
 Prints `reconcile services=<N> repositories=<R> api_calls=<c> first_run_api_calls=<f> missed_pushes=<m>`:
-api_calls, a run when nothing changed since the last one (the schedule's usual run: the services index, each
-repository's tagged images, the check of its recent pushes); first_run_api_calls, the first run after install,
-which also reads every service's ledger state once (100 a call) to start the drift check. Each repository had
+api_calls, a run when nothing changed since the last one (the schedule's usual run: the services index, the
+repositories looked at before, each repository's tagged images, the check of its recent pushes);
+first_run_api_calls, the first run after install, the baseline: each repository's images of the last day
+marked taken (one batch write per 25) and each service's task definition noted for the drift check (one write
+each). Each repository had
 three pushes in the last day, all delivered (so nothing is missed: missed_pushes=0). Calls are counted as in
 push_cost (botocore's `before-call`, one per operation).
 """
