@@ -210,6 +210,17 @@ def test_a_missed_push_older_than_the_one_deployed_never_replaces_it(world: Worl
     assert world.image_of("prod", "web").endswith(f"@{newer}")
 
 
+def test_under_semver_the_version_decides_not_the_push_time(world: World) -> None:
+    world.managed("prod", "web", "semver:1.x", running_tag="1.0.0")
+    higher = world.push_image("shop", "1.2.0", "b2")
+    lower = world.push_image("shop", "1.1.0", "b1")
+    later = world.events.ecr_push("shop", lower, "1.1.0")
+    later["time"] = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    world.deliver(later)  # 1.1.0, pushed last, arrives first
+    world.deliver(world.events.ecr_push("shop", higher, "1.2.0"))
+    assert world.image_of("prod", "web").endswith(f"@{higher}")
+
+
 def test_a_manual_rollback_is_not_drift(world: World) -> None:
     world.managed("prod", "web", "tag:latest")
     original = world.running("prod", "web")["taskDefinitionArn"]

@@ -434,7 +434,8 @@ class _DeployRun:
                 containers, pinned_image(self.repository, tag=self.push.tag, digest=digest, pin=config.pin)
             )
             return True
-        if self._older_than_deployed(deployed) and candidate.entry.service != self.restore:
+        ordered = config.deploy.orders_tags  # semver: versions decide (never downgrade), not push times
+        if not ordered and self._older_than_deployed(deployed) and candidate.entry.service != self.restore:
             assert deployed is not None  # noqa: S101 - checked by _older_than_deployed
             reason = f"the newer push of {deployed.tag} ({deployed.pushed_at}) was deployed already"
             self._result(name, Outcome.SKIPPED, reason, config=config)
@@ -451,7 +452,8 @@ class _DeployRun:
 
     def _older_than_deployed(self, deployed: DeployedImage | None) -> bool:
         """A push older than the one this service's image was last decided from never replaces it (a work item
-        or a retry that comes back after a newer push, a missed push the reconciler finds late)."""
+        or a retry that comes back after a newer push, a missed push the reconciler finds late), under a policy
+        that does not order tags (tag:, prefix:, glob:, regex:); under semver the versions decide."""
         if deployed is None or not deployed.pushed_at or deployed.event_id == self.push.id:
             return False
         try:

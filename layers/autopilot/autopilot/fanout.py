@@ -7,8 +7,9 @@ ten every ten seconds (the sustained rate), so that a poller of Lambda's SQS eve
 batch. DeployFunction takes a batch (`deploy_work_items`): every service of the batch's work items is deployed
 as a push would deploy it (`deploy.deploy_entries`: the shared reads batched, every guard); a work item whose
 services hit an error a retry may fix (throttling, 5xx) is handed back to the queue (a batch item failure)
-and comes back after a back-off (30 s, doubling with each receive, 10 minutes at most); every other outcome is counted once in the push's progress row
-and told in one living message per push ("shop 1.8.0: 137/300 deployed, 2 failed, 161 waiting").
+and comes back after a back-off (30 s, doubling with each receive, 10 minutes at most); every other outcome
+is counted once in the push's progress row and told in one living message per push ("shop 1.8.0: 137/300
+deployed, 2 failed, 161 waiting").
 
 A family's services share one work item: one new revision, never two concurrent registrations of a family
 from one push. Delays stop at SQS's 900 seconds: past 920 families a push's tail arrives early and paces
