@@ -60,6 +60,13 @@ def _drain(stream: IO[str] | None, sink: list[str]) -> None:
             sink.append(line)
 
 
+def interruptible() -> None:
+    """Popen's preexec_fn: Ctrl-C (SIGINT) stops the child as it stops a command a person started, also when the
+    test run itself was started with SIGINT ignored (a background job of a non-interactive shell, which Python
+    then never turns into KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def local_up(home: Path) -> Iterator[LocalUp]:
     """The running emulator with the lines of its banner and the shell's environment; stopped with Ctrl-C."""
@@ -71,6 +78,7 @@ def local_up(home: Path) -> Iterator[LocalUp]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,  # noqa: PLW1509 - before any thread of the test starts a child
     )
     assert process.stdout is not None
     banner = []

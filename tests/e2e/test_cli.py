@@ -15,6 +15,7 @@ import pytest
 
 from autopilot.local.emulator import LOCAL_TABLE, Emulator, create_stack_resources, free_port
 from tests.conftest import ROOT
+from tests.e2e.sandbox import interruptible
 from tests.integration.world import World
 
 
@@ -138,6 +139,7 @@ def test_local_up_serves_the_stack_resources_until_interrupted() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # noqa: PLW1509 - Ctrl-C must reach it however the test run was started
     )
     try:
         assert process.stdout is not None
