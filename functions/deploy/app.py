@@ -1,4 +1,5 @@
-"""DeployFunction: ECR Image Action (PUSH, SUCCESS) → deploy the pushed image to the services that take it."""
+"""DeployFunction: ECR Image Action (PUSH, SUCCESS) → deploy the pushed image to the services that take it; the
+fan-out queue's work items (a push to many services); the reconcile schedule (missed pushes, drift)."""
 
 from typing import Any
 
