@@ -626,12 +626,7 @@ def _missed_world(world: World) -> dict[str, Any]:
 
 
 def _one_service_state(world: World, context: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "image": world.image_of("prod", "web"),
-        "task_definition": world.running("prod", "web")["taskDefinitionArn"].rsplit("/", 1)[-1],
-        "ledger": ledger_state(),
-        "messages": queued_messages(os.environ["NOTIFY_QUEUE_URL"]),
-    }
+    return {"image": world.image_of("prod", "web"), **_service_state(world, context)}
 
 
 RECONCILE_MISSED_PUSH = Scenario(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import boto3
@@ -26,12 +25,11 @@ from moto import mock_aws
 from autopilot.aws import clients
 from autopilot.local import strict
 from autopilot.local.clock import SimulatedClock, simulated
-from autopilot.local.emulator import LOCAL_REGION, create_stack_resources, use_endpoint
+from autopilot.local.emulator import create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.pump import run_event_source_on_clock
 from autopilot.local.ratelimits import RateLimits
-from autopilot.settings import get_settings
-from tests.bench.push_cost import Fleet, counting
+from tests.bench.push_cost import Fleet, counting, print_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = (10, 100, 500)
@@ -72,18 +70,9 @@ def measure(services: int) -> dict[str, int]:
         }
 
 
-def line(result: dict[str, int]) -> str:
-    return "fanout " + " ".join(f"{key}={value}" for key, value in result.items())
-
-
 def main() -> None:
     """`python -m tests.bench.fanout [M …]`: the given fleet sizes, else 10, 100 and 500."""
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
-    use_endpoint("", region=LOCAL_REGION)  # throwaway credentials and region; moto intercepts every call
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    for services in [int(arg) for arg in sys.argv[1:]] or CASES:
-        get_settings.cache_clear()
-        print(line(measure(services)), flush=True)
+    print_cases("fanout", measure, [int(arg) for arg in sys.argv[1:]] or CASES)
 
 
 if __name__ == "__main__":

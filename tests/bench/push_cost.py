@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,16 @@ class Fleet:
                     images = [c["image"] for c in body["taskDefinition"]["containerDefinitions"]]
                     found += any(image.endswith(f"@{self.digest}") for image in images)
         return found
+
+
+def print_cases(label: str, measure: Callable[[int], dict[str, int]], cases: Iterable[int]) -> None:
+    """`make bench`'s `<label> key=value …` lines, one per case, measured under moto (throwaway credentials)."""
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    use_endpoint("", region=LOCAL_REGION)  # throwaway credentials and region; moto intercepts every call
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    for case in cases:
+        get_settings.cache_clear()
+        print(label + " " + " ".join(f"{key}={value}" for key, value in measure(case).items()), flush=True)
 
 
 def naive_scan(repository_uri: str) -> int:

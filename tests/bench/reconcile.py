@@ -12,8 +12,6 @@ push_cost (botocore's `before-call`, one per operation).
 
 from __future__ import annotations
 
-import os
-import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,10 @@ import boto3
 from moto import mock_aws
 
 from autopilot.aws import clients
-from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources, use_endpoint
+from autopilot.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, create_stack_resources
 from autopilot.local.project import Project
 from autopilot.local.sample_events import EventFactory, image_manifest
-from autopilot.settings import get_settings
-from tests.bench.push_cost import counting
+from tests.bench.push_cost import counting, print_cases
 from tests.faults import SimulatedClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,17 +80,8 @@ def measure(services: int, repositories: int = REPOSITORIES) -> dict[str, int]:
         }
 
 
-def line(result: dict[str, int]) -> str:
-    return "reconcile " + " ".join(f"{key}={value}" for key, value in result.items())
-
-
 def main() -> None:
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
-    use_endpoint("", region=LOCAL_REGION)  # throwaway credentials and region; moto intercepts every call
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    for services in CASES:
-        get_settings.cache_clear()
-        print(line(measure(services)), flush=True)
+    print_cases("reconcile", measure, CASES)
 
 
 if __name__ == "__main__":

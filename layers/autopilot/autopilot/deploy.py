@@ -241,11 +241,12 @@ def deploy_entries(
     approved: ServiceRef | None = None,
     restore: ServiceRef | None = None,
 ) -> tuple[DeployReport, dict[ServiceRef, str]]:
-    """Deploy a push to these index entries (all of a push, or a work item's); every service is tried. Returns
+    """Deploy a push to these index entries (all of a push, or a work item's: a work item sent twice may come in
+    one batch with itself); every service is tried, each once. Returns
     the report and the services a retry may fix (throttling, 5xx), each with its error."""
     report = _report(push, dry_run)
     run = _DeployRun(push, ports, report, dry_run, approved, restore)
-    run.execute(entries)
+    run.execute(list({entry.service: entry for entry in entries}.values()))  # each service once
     _count(report)
     return report, run.retry
 

@@ -187,7 +187,11 @@ def parse_records(records: Iterable[Mapping[str, Any]]) -> list[Taken]:
 
 
 def deploy_work_items(
-    taken: list[Taken], ports: DeployPorts, progress: FanOutRepository, flush: Callable[[], int] = lambda: 0
+    taken: list[Taken],
+    ports: DeployPorts,
+    progress: FanOutRepository,
+    flush: Callable[[], int] = lambda: 0,
+    back_off: Callable[[Taken], None] = lambda _: None,
 ) -> list[Taken]:
     """Deploy a batch of work items (those of one push together); returns those to hand back to the queue.
     The living message goes out as soon as the progress row says it (`flush`): two invocations at once send
@@ -198,14 +202,13 @@ def deploy_work_items(
     failed: list[Taken] = []
     for group in by_push.values():
         push = EcrImageActionEvent.model_validate(group[0].item.push)
-        # a work item sent twice (a retried push) may come in the same batch as itself: each service once
-        entries = list({entry.service: entry for one in group for entry in one.item.services}.values())
-        report, retry = deploy_entries(push, ports, entries)
+        report, retry = deploy_entries(push, ports, [entry for one in group for entry in one.item.services])
         outcomes = {ServiceRef.parse(result.service): result.outcome for result in report.results}
         finished: dict[str, dict[str, int]] = {}
         for one in group:
             refs = [entry.service for entry in one.item.services]
             if any(ref in retry for ref in refs):
+                back_off(one)
                 failed.append(one)
                 continue
             counts = Counter(_count_as(outcomes.get(ref)) for ref in refs)

@@ -39,18 +39,22 @@ def deploy_ports(adapters: Adapters) -> DeployPorts:
             raise PolicyError(str(error)) from error
 
     settings = get_settings()
-    fan_out = None
-    if settings.fanout_queue_url:
-        fan_out = QueueFanOut(
-            clients.sqs(), settings.fanout_queue_url, adapters.ledger.fanouts, time.time, settings.fanout_inline_limit
-        )
     return DeployPorts(
         ecs=adapters.ecs,
         ledger=adapters.ledger,
         named_policies=named_policies,
         observe=settings.observe,
         approval_hours=settings.approval_hours,
-        fan_out=fan_out,
+        fan_out=fan_out(adapters),
+    )
+
+
+def fan_out(adapters: Adapters) -> QueueFanOut | None:
+    settings = get_settings()
+    if not settings.fanout_queue_url:
+        return None
+    return QueueFanOut(
+        clients.sqs(), settings.fanout_queue_url, adapters.ledger.fanouts, time.time, settings.fanout_inline_limit
     )
 
 
@@ -113,11 +117,14 @@ def handle_reconcile(event: dict[str, Any]) -> dict[str, Any]:
 def handle_work_items(event: dict[str, Any]) -> dict[str, Any]:
     """A batch of the fan-out queue (Lambda's SQS event source, ReportBatchItemFailures)."""
     adapters = Adapters.current()
-    ports = deploy_ports(adapters)
-    failed = deploy_work_items(parse_records(event.get("Records", [])), ports, adapters.ledger.fanouts, flush_outbox)
-    for one in failed:
-        if isinstance(ports.fan_out, QueueFanOut):
-            ports.fan_out.back_off(one)
+    queue = fan_out(adapters)
+    failed = deploy_work_items(
+        parse_records(event.get("Records", [])),
+        deploy_ports(adapters),
+        adapters.ledger.fanouts,
+        flush_outbox,
+        back_off=queue.back_off if queue else lambda _: None,
+    )
     return {"batchItemFailures": [{"itemIdentifier": one.record_id} for one in failed]}
 
 

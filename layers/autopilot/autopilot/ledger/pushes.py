@@ -4,9 +4,10 @@ reconciler deploys a recent push it finds in ECR but not here."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from autopilot.ledger.keys import RECONCILER_PK, RECONCILER_SK, taken_pk, taken_sk
-from autopilot.ledger.table import BATCH_GET_LIMIT, Repository, chunks, from_item, to_item
+from autopilot.ledger.table import Repository, to_item
 from autopilot.refs import RepositoryRef
 
 TAKEN_DAYS = 7  # longer than the reconciler looks back
@@ -14,45 +15,22 @@ TAKEN_DAYS = 7  # longer than the reconciler looks back
 
 class TakenPushes(Repository):
     def take(self, repository: RepositoryRef, digest: str, tag: str, event_id: str, at: int) -> None:
-        values = {"PK": taken_pk(repository), "SK": taken_sk(digest, tag), "event_id": event_id, "at": at}
-        self._client.put_item(TableName=self.table, Item=to_item({**values, "expiration": at + TAKEN_DAYS * 86400}))
+        self._client.put_item(TableName=self.table, Item=_taken(repository, digest, tag, event_id, at))
 
     def taken(self, repository: RepositoryRef, images: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (digest, tag) were taken: one BatchGetItem per 100 (none for none)."""
-        wanted = sorted(set(images))
-        found: set[tuple[str, str]] = set()
-        for chunk in chunks(wanted, BATCH_GET_LIMIT):
-            pending: dict[str, object] = {
-                self.table: {
-                    "Keys": [to_item({"PK": taken_pk(repository), "SK": taken_sk(d, t)}) for d, t in chunk],
-                    "ProjectionExpression": "SK",
-                }
-            }
-            while pending:
-                response = self._client.batch_get_item(RequestItems=pending)  # type: ignore[arg-type]
-                for raw in response.get("Responses", {}).get(self.table, []):
-                    digest, _, tag = str(from_item(raw)["SK"]).partition("#")
-                    found.add((digest, tag))
-                pending = dict(response.get("UnprocessedKeys") or {})
+        keys = [to_item({"PK": taken_pk(repository), "SK": taken_sk(d, t)}) for d, t in sorted(set(images))]
+        found = set()
+        for item in self.batch_get(keys, projection="SK"):
+            digest, _, tag = str(item["SK"]).partition("#")
+            found.add((digest, tag))
         return found
 
     def take_all(self, repository: RepositoryRef, images: Iterable[tuple[str, str]], at: int) -> None:
         """Mark these (digest, tag) taken at once (a repository's baseline): BatchWriteItem, 25 a call."""
         self.batch_write(
             [
-                {
-                    "PutRequest": {
-                        "Item": to_item(
-                            {
-                                "PK": taken_pk(repository),
-                                "SK": taken_sk(digest, tag),
-                                "event_id": "baseline",
-                                "at": at,
-                                "expiration": at + TAKEN_DAYS * 86400,
-                            }
-                        )
-                    }
-                }
+                {"PutRequest": {"Item": _taken(repository, digest, tag, "baseline", at)}}
                 for digest, tag in sorted(set(images))
             ]
         )
@@ -71,3 +49,8 @@ class TakenPushes(Repository):
                 UpdateExpression="ADD repositories :keys",
                 ExpressionAttributeValues={":keys": {"SS": keys}},
             )
+
+
+def _taken(repository: RepositoryRef, digest: str, tag: str, event_id: str, at: int) -> dict[str, Any]:
+    values = {"PK": taken_pk(repository), "SK": taken_sk(digest, tag), "event_id": event_id, "at": at}
+    return to_item({**values, "expiration": at + TAKEN_DAYS * 86400})

@@ -4,18 +4,13 @@ revisions and the rollback loop guard; deploy decisions are written here before 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from autopilot.ledger.keys import STATE_SK, image_attribute, service_pk
 from autopilot.ledger.records import DeployedImage, DeploymentRecord, ServiceState, deployed_image_of, state_of
 from autopilot.ledger.table import (
-    BATCH_GET_LIMIT,
-    MAX_UNPROCESSED_ROUNDS,
     Repository,
-    chunks,
-    from_item,
     serialize,
     to_item,
 )
@@ -28,24 +23,8 @@ class ServiceStateRepository(Repository):
         unique = sorted(set(refs))
         states = dict.fromkeys(unique, ServiceState())
         by_key = {service_pk(ref): ref for ref in unique}
-        for chunk in chunks(unique, BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self.table: {
-                    "Keys": [to_item({"PK": service_pk(ref), "SK": STATE_SK}) for ref in chunk],
-                    "ConsistentRead": True,
-                }
-            }
-            for round_ in range(MAX_UNPROCESSED_ROUNDS):
-                response = self._client.batch_get_item(RequestItems=pending)
-                for raw in response.get("Responses", {}).get(self.table, []):
-                    item = from_item(raw)
-                    states[by_key[item["PK"]]] = state_of(item)
-                pending = dict(response.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                time.sleep(min(2.0, 0.05 * 2**round_))
-            if pending:
-                raise RuntimeError("DynamoDB left service state reads unprocessed")
+        for item in self.batch_get([to_item({"PK": service_pk(ref), "SK": STATE_SK}) for ref in unique]):
+            states[by_key[item["PK"]]] = state_of(item)
         return states
 
     def state(self, ref: ServiceRef) -> ServiceState:

@@ -70,6 +70,26 @@ class Repository:
         response = self._client.get_item(TableName=self.table, Key=to_item({"PK": pk, "SK": sk}), ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
 
+    def batch_get(self, keys: list[dict[str, Any]], *, projection: str | None = None) -> list[dict[str, Any]]:
+        """Consistent BatchGetItem, 100 keys a call, retrying what DynamoDB leaves unprocessed; the items found
+        (as plain values), in no particular order."""
+        found: list[dict[str, Any]] = []
+        for chunk in chunks(keys, BATCH_GET_LIMIT):
+            request: dict[str, Any] = {"Keys": chunk, "ConsistentRead": True}
+            if projection:
+                request["ProjectionExpression"] = projection
+            pending: dict[str, Any] = {self.table: request}
+            for round_ in range(MAX_UNPROCESSED_ROUNDS):
+                response = self._client.batch_get_item(RequestItems=pending)
+                found.extend(from_item(raw) for raw in response.get("Responses", {}).get(self.table, []))
+                pending = dict(response.get("UnprocessedKeys") or {})
+                if not pending:
+                    break
+                time.sleep(min(2.0, 0.05 * 2**round_))
+            if pending:
+                raise RuntimeError("DynamoDB left reads unprocessed")
+        return found
+
     def batch_write(self, requests: list[dict[str, Any]]) -> None:
         for chunk in chunks(requests, BATCH_WRITE_LIMIT):
             pending: dict[str, Any] = {self.table: chunk}
